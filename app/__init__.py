@@ -1,0 +1,1 @@
+"""Jol: the channel-agnostic backend (content, dialogue engine, conversation API)."""

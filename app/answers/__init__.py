@@ -1,0 +1,1 @@
+"""Question answering: free text -> the articles that answer it."""

@@ -1,0 +1,208 @@
+"""`jol`: serve the API (with the worker), check and load content, chat in the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from app.config import ConfigError, Settings, load_settings
+
+
+def _configure_logging(settings: Settings) -> None:
+    if settings.log_format == "json":
+        fmt = ('{"time": "%(asctime)s", "level": "%(levelname)s", "logger": "%(name)s", '
+               '"message": "%(message)s"}')
+    else:
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=settings.log_level, format=fmt)
+
+
+def cmd_content_check(settings: Settings, args: argparse.Namespace) -> int:
+    from app.content.validator import check_directory
+
+    directory = Path(args.dir) if args.dir else settings.content_dir
+    report = check_directory(directory, review_max_age_days=settings.review_max_age_days)
+    for problem in report.problems:
+        print(problem.format())
+    print(f"{len(report.errors)} errors, {len(report.warnings)} warnings in {directory}")
+    return 1 if report.errors or (args.strict and report.warnings) else 0
+
+
+def cmd_content_schema(settings: Settings, args: argparse.Namespace) -> int:
+    from app.content.schema import json_schemas
+
+    out = Path(args.out) if args.out else settings.content_dir / "schema"
+    out.mkdir(parents=True, exist_ok=True)
+    for kind, schema in json_schemas().items():
+        (out / f"{kind}.schema.json").write_text(
+            json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {len(json_schemas())} schemas to {out}")
+    return 0
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from app.migrations import upgrade
+
+    upgrade(settings.resolved_database_url, args.revision)
+    print(f"database at {args.revision}")
+    return 0
+
+
+async def _content_load(settings: Settings, directory: Path) -> int:
+    from app.content.service import publish_from_directory
+    from app.db import create_engine, create_sessionmaker
+    from app.errors import ContentInvalid
+
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            try:
+                result = await publish_from_directory(
+                    session, content_dir=directory,
+                    review_max_age_days=settings.review_max_age_days)
+            except ContentInvalid as exc:
+                for line in exc.details or []:
+                    print(line)
+                print(f"not loaded: {exc.message}", file=sys.stderr)
+                return 1
+            await session.commit()
+    finally:
+        await engine.dispose()
+    for problem in result.report.warnings:
+        print(problem.format())
+    state = "published as" if result.created else "unchanged, still"
+    print(f"content {state} version {result.version} "
+          f"({len(result.report.warnings)} warnings)")
+    return 0
+
+
+def cmd_content_load(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_content_load(settings, Path(args.dir) if args.dir else
+                                     settings.content_dir))
+
+
+async def _serve(settings: Settings, *, worker: bool) -> None:
+    import uvicorn
+
+    from app.db import create_engine, create_sessionmaker
+    from app.main import create_app
+    from app.worker import run_worker
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host,
+                                           port=settings.port, log_config=None))
+    stop = asyncio.Event()
+    tasks = []
+    engine = create_engine(settings.resolved_database_url)
+    if worker:
+        tasks.append(asyncio.create_task(run_worker(create_sessionmaker(engine), settings, stop)))
+    if not settings.telegram_bot_token:
+        logging.getLogger("jol").info(
+            "TELEGRAM_BOT_TOKEN is not set: no Telegram bot. Chat in the terminal: jol chat "
+            "--lang ky --url http://%s:%s", settings.host, settings.port)
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await engine.dispose()
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    asyncio.run(_serve(settings, worker=not args.no_worker))
+    return 0
+
+
+async def _worker(settings: Settings) -> None:
+    from app.db import create_engine, create_sessionmaker
+    from app.worker import run_worker
+
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await run_worker(create_sessionmaker(engine), settings, asyncio.Event())
+    finally:
+        await engine.dispose()
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    asyncio.run(_worker(settings))
+    return 0
+
+
+async def _chat(settings: Settings, args: argparse.Namespace) -> None:
+    import httpx
+
+    from app.chat import chat, is_tty
+    from app.main import create_app
+
+    if args.url:
+        async with httpx.AsyncClient(base_url=args.url, timeout=10) as client:
+            await chat(client, user=args.user, lang=args.lang, token=settings.service_token,
+                       ansi=is_tty())
+        return
+    # In process: the same API, through an ASGI transport (lifespan run by hand).
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://jol") as client:
+            await chat(client, user=args.user, lang=args.lang, token=settings.service_token,
+                       ansi=is_tty())
+
+
+def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    asyncio.run(_chat(settings, args))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jol", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the API (and the worker)")
+    serve.add_argument("--no-worker", action="store_true", help="do not run the worker here")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help="run the background worker alone").set_defaults(func=cmd_worker)
+
+    db = sub.add_parser("db", help="database migrations").add_subparsers(dest="db", required=True)
+    up = db.add_parser("upgrade", help="migrate to the newest schema")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    content = sub.add_parser("content", help="content files").add_subparsers(dest="content",
+                                                                             required=True)
+    check = content.add_parser("check", help="validate the content files")
+    check.add_argument("--dir", help="content directory (default: JOL_CONTENT_DIR)")
+    check.add_argument("--strict", action="store_true", help="fail on warnings too")
+    check.set_defaults(func=cmd_content_check)
+    load = content.add_parser("load", help="validate and publish the content files")
+    load.add_argument("--dir", help="content directory (default: JOL_CONTENT_DIR)")
+    load.set_defaults(func=cmd_content_load)
+    schema = content.add_parser("schema", help="write the JSON Schemas of the content files")
+    schema.add_argument("--out", help="folder (default: content/schema)")
+    schema.set_defaults(func=cmd_content_schema)
+
+    chat = sub.add_parser("chat", help="chat in the terminal, as a user would in Telegram")
+    chat.add_argument("--lang", choices=["ky", "ru", "en"], default="ky")
+    chat.add_argument("--user", default="editor", help="conversation id (default: editor)")
+    chat.add_argument("--url", help="a running API (default: in process)")
+    chat.set_defaults(func=cmd_chat)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    _configure_logging(settings)
+    result: int = args.func(settings, args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path
+from pydantic import BaseModel
+
+from app.conversations.service import handle_event
+from app.deps import LocksDep, MakerDep, SettingsDep, StoreDep, require_service_token
+from app.dialogue.types import Event
+
+router = APIRouter(prefix="/v1/conversations", tags=["conversations"],
+                   dependencies=[Depends(require_service_token)])
+
+
+class ButtonOut(BaseModel):
+    label: str
+    data: str | None = None
+    url: str | None = None
+
+
+class ReplyOut(BaseModel):
+    text: str
+    buttons: list[list[ButtonOut]]
+    contact_request: str | None = None
+
+
+class StateOut(BaseModel):
+    lang: str | None
+    node: str | None
+    country: str | None
+
+
+class EventResult(BaseModel):
+    replies: list[ReplyOut]
+    state: StateOut
+    content_version: int
+    revision: int
+
+
+@router.post("/{channel}/{user_id}/events", operation_id="post_conversation_event")
+async def post_event(
+    settings: SettingsDep,
+    maker: MakerDep,
+    store: StoreDep,
+    locks: LocksDep,
+    channel: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{1,31}$")],
+    user_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")],
+    event: Annotated[Event, Body()],
+) -> EventResult:
+    """Run one event of one user through the dialogue and return the replies."""
+    outcome = await handle_event(maker=maker, store=store, locks=locks, channel=channel,
+                                 user_id=user_id, event=event,
+                                 default_lang=settings.default_language)
+    replies: list[dict[str, Any]] = [r.to_dict() for r in outcome.replies]
+    return EventResult(
+        replies=[ReplyOut.model_validate(r) for r in replies],
+        state=StateOut(lang=outcome.state.lang, node=outcome.state.node,
+                       country=outcome.state.country),
+        content_version=outcome.content_version,
+        revision=outcome.revision,
+    )

@@ -1,0 +1,119 @@
+"""Run one event for one user: load the state, step the engine, store the state and effects.
+
+Events of one user are serialised twice over: an in-process lock per user (the common case: one
+API process), and an optimistic revision check on the row, so two processes never lose an update
+(the loser re-reads and re-runs the engine, which is pure and cheap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.content.service import ContentStore
+from app.dialogue.engine import step
+from app.dialogue.types import Effect, Event, Reply, State
+from app.errors import Conflict
+from app.models import ConsularRequest, Conversation
+from app.models.base import utcnow
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    replies: list[Reply]
+    state: State
+    content_version: int
+    revision: int
+
+
+class UserLocks:
+    """One asyncio.Lock per (channel, user), dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary())
+
+    def get(self, channel: str, user_id: str) -> asyncio.Lock:
+        key = (channel, user_id)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+
+async def handle_event(*, maker: async_sessionmaker[AsyncSession], store: ContentStore,
+                       locks: UserLocks, channel: str, user_id: str, event: Event,
+                       default_lang: str) -> EventOutcome:
+    """Process `event` for the user; the state is stored before the replies are returned."""
+    content = await store.current()
+    answerer = await store.answerer()
+    async with locks.get(channel, user_id):
+        for _attempt in range(MAX_ATTEMPTS):
+            async with maker() as session:
+                conversation = await _load_or_create(session, channel, user_id)
+                if conversation is None:
+                    continue  # created concurrently by another process: read it again
+                state = State.from_dict(conversation.state)
+                result = step(content, state, event, answer=answerer, default_lang=default_lang)
+                values = _profile_values(result.effects)
+                written = await session.execute(
+                    update(Conversation)
+                    .where(Conversation.id == conversation.id,
+                           Conversation.revision == conversation.revision)
+                    .values(state=result.state.to_dict(), revision=conversation.revision + 1,
+                            lang=result.state.lang, country=result.state.country,
+                            updated_at=utcnow(), **values))
+                if written.rowcount != 1:  # type: ignore[attr-defined]
+                    await session.rollback()
+                    continue
+                await _apply_effects(session, channel, user_id, result.effects)
+                await session.commit()
+                return EventOutcome(result.replies, result.state, content.version,
+                                    conversation.revision + 1)
+    raise Conflict("too many concurrent events for this user; try again")
+
+
+async def _load_or_create(session: AsyncSession, channel: str, user_id: str) -> Conversation | None:
+    found = await session.execute(select(Conversation).where(
+        Conversation.channel == channel, Conversation.user_id == user_id))
+    conversation = found.scalar_one_or_none()
+    if conversation is not None:
+        return conversation
+    conversation = Conversation(channel=channel, user_id=user_id, state={}, revision=0)
+    session.add(conversation)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return None
+    return conversation
+
+
+def _profile_values(effects: list[Effect]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for effect in effects:
+        if effect.kind == "campaign":
+            values["campaign"] = effect.data["payload"]
+    return values
+
+
+async def _apply_effects(session: AsyncSession, channel: str, user_id: str,
+                         effects: list[Effect]) -> None:
+    for effect in effects:
+        if effect.kind == "consular_request":
+            session.add(ConsularRequest(channel=channel, user_id=user_id,
+                                        country=effect.data["country"], lang=effect.data["lang"],
+                                        phone=effect.data["phone"],
+                                        urgent=bool(effect.data["urgent"])))
+            log.info("consular request filed (channel=%s, country=%s, urgent=%s)", channel,
+                     effect.data["country"], effect.data["urgent"])
