@@ -110,7 +110,11 @@ def read_file(path: Path, lang: str, relative: str, display: str) -> tuple[Sourc
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        return None, [Problem("error", "yaml_syntax", display, "", str(getattr(exc, "problem", exc)),
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        message = str(getattr(exc, "problem", None) or exc)
+        if context and context_mark:
+            message = f"{context} (line {context_mark.line + 1}): {message}"
+        return None, [Problem("error", "yaml_syntax", display, "", message,
                               "fix the YAML syntax (indentation, quotes, colons)",
                               mark.line + 1 if mark else None)]
     lines: dict[Path_, int] = {}
@@ -129,19 +133,35 @@ def read_file(path: Path, lang: str, relative: str, display: str) -> tuple[Sourc
     except ValidationError as exc:
         source = SourceFile(lang, relative, display, kind, data, None, lines)  # type: ignore[arg-type]
         for err in exc.errors():
-            loc = _model_loc(err["loc"])
+            loc = _model_loc(err["loc"], data)
             problems.append(Problem("error", "schema", display, format_path(loc), err["msg"],
                                     _schema_hint(err), source.line_of(loc)))
         return None, problems
     return SourceFile(lang, relative, display, kind, data, model, lines), problems
 
 
-def _model_loc(loc: tuple[int | str, ...]) -> Path_:
-    # Pydantic inserts the union member's tag ("message", "str", ...) in the location: drop it
-    # so the path matches the YAML.
-    tags = {"message", "article", "contacts", "question", "verdict", "action", "str", "Fallback",
-            "function-after[_url(), str]", "constrained-str"}
-    return tuple(p for p in loc if not (isinstance(p, str) and (p in tags or "[" in p)))
+def _model_loc(loc: tuple[int | str, ...], data: Any) -> Path_:
+    """Map a pydantic error location onto the YAML: drop the union tags pydantic inserts
+    ("message", "str", ...) by following the location through the data itself."""
+    path: list[str | int] = []
+    current = data
+    for part in loc:
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+            current = current[part]
+        elif isinstance(current, dict) and part == loc[-1] and isinstance(part, str) \
+                and "[" not in part and part not in _UNION_TAGS:
+            path.append(part)  # a missing or extra field: the last part names it
+            break
+        else:
+            continue  # a union tag: not in the data
+        path.append(part)
+    return tuple(path)
+
+
+_UNION_TAGS = {"message", "article", "contacts", "question", "verdict", "action", "str",
+               "Fallback", "constrained-str"}
 
 
 def _schema_hint(err: Any) -> str:

@@ -36,6 +36,8 @@ RENDER_RESERVE = 200
 
 # Keys whose values are human text (translated); their presence must match across languages.
 TEXT_KEYS = {"title", "body", "text", "label", "summary", "name", "city", "address", "hours"}
+# Loader findings after which a file is missing from the language's graph.
+UNREADABLE = {"yaml_syntax", "schema", "missing_language"}
 # Keys each language writes freely (example questions, search tags).
 FREE_KEYS = {"questions", "tags"}
 
@@ -80,8 +82,13 @@ def validate(loaded: LoadedContent, *, today: dt.date | None = None,
     today = today or dt.date.today()
     out = _Collector()
     out.problems += loaded.problems
+    unreadable = {p.file for p in loaded.problems if p.code in UNREADABLE}
     for lang in LANGUAGES:
-        _check_language(lang, loaded.by_lang(lang), out, today, review_max_age_days)
+        # References into a file that could not be read would all look dangling: check the
+        # graph of a language only once all its files are readable.
+        readable = not any(f.startswith(f"{lang}/") or f"/{lang}/" in f for f in unreadable)
+        _check_language(lang, loaded.by_lang(lang), out, today, review_max_age_days,
+                        graph=readable)
     _check_structure(loaded, out)
     _check_fallbacks(loaded, out)
     report = Report(problems=_dedupe(out.problems))
@@ -128,7 +135,7 @@ def build_bundle(loaded: LoadedContent) -> dict[str, Any]:
 
 
 def _check_language(lang: str, files: list[SourceFile], out: _Collector, today: dt.date,
-                    max_age: int) -> None:
+                    max_age: int, *, graph: bool) -> None:
     menus = [f for f in files if f.kind == "menu"]
     trees: dict[str, Tree] = {}
     tree_files: dict[str, SourceFile] = {}
@@ -172,6 +179,8 @@ def _check_language(lang: str, files: list[SourceFile], out: _Collector, today: 
                     f"{source.model.language!r}",  # type: ignore[attr-defined]
                     f"set language: {lang}")
 
+    if not graph:
+        return
     if not menus:
         out.problems.append(Problem("error", "missing_file", f"content/{lang}/menu.yaml", "",
                                     "menu.yaml is missing", "add menu.yaml with the entry points"))
