@@ -213,8 +213,7 @@ class _Turn:
             return
         elif kind == "c" and rest == "cancel":
             self.state = replace(self.state, awaiting=None)
-            self.say(self.s.get(_("Cancelled. Nothing was sent.")))
-            self.show_current()
+            self.after_action(self.s.get(_("Cancelled. Nothing was sent.")))
             return
         elif kind == "a":
             version, _sep, article_id = rest.partition(".")
@@ -285,9 +284,19 @@ class _Turn:
             "urgent": self.state.urgent,
         }))
         self.state = replace(self.state, awaiting=None, urgent=False)
-        self.say(self.s.get(_("Your request has been passed on. Consular staff will contact you. "
-                              "If you are in danger now, call the local police.")))
-        self.show_current()
+        self.after_action(self.s.get(_("Your request has been passed on. Consular staff will "
+                                       "contact you. If you are in danger now, call the local "
+                                       "police.")))
+
+    def after_action(self, text: str) -> None:
+        """Close an action node: its options, without asking for the phone number again."""
+        ref = _ref(self.state.node) if self.state.node else None
+        node = self.lc.nodes.get(ref) if ref else None
+        if ref is not None and isinstance(node, ActionNode):
+            self.say(text, [*self.option_buttons(ref, node.options), self.nav_row(ref)])
+        else:
+            self.say(text)
+            self.show_current()
 
     def on_text(self, text: str) -> None:
         stripped = text.strip()
