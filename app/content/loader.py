@@ -114,8 +114,10 @@ def read_file(path: Path, lang: str, relative: str, display: str) -> tuple[Sourc
         message = str(getattr(exc, "problem", None) or exc)
         if context and context_mark:
             message = f"{context} (line {context_mark.line + 1}): {message}"
-        return None, [Problem("error", "yaml_syntax", display, "", message,
-                              "fix the YAML syntax (indentation, quotes, colons)",
+        hint = "fix the YAML syntax (indentation, quotes, colons)"
+        if "mapping values are not allowed" in message:
+            hint = "quote a value that ends with ':' or holds ': ', e.g. goto: 'quiz:'"
+        return None, [Problem("error", "yaml_syntax", display, "", message, hint,
                               mark.line + 1 if mark else None)]
     lines: dict[Path_, int] = {}
     if root is not None:

@@ -86,11 +86,14 @@ class Topic(_Strict):
 
 
 class Option(_Strict):
-    """A button: a label and where it leads. ``set`` stores the user's destination country."""
+    """A button: a label and where it leads.
+
+    ``set_country`` stores the user's destination country; ``unset`` forgets it.
+    """
 
     label: Text
     goto: Ref
-    set_country: Country | None = None
+    set_country: Country | Literal["unset"] | None = None
 
 
 class Answer(_Strict):
@@ -193,7 +196,9 @@ class Contact(_Strict):
     name: Text
     country: Country = Field(description="Where the office is (kg for offices at home).")
     serves: list[Country] = Field(
-        default_factory=list, description="Destinations it serves; empty means its own country."
+        default_factory=list,
+        description="Destinations whose users see it; an office's own country always does. "
+        "Offices in Kyrgyzstan (kg) are shown to users who have not chosen a destination.",
     )
     city: Text | None = None
     address: Text | None = None
@@ -203,6 +208,7 @@ class Contact(_Strict):
     email: str | None = None
     website: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = None
     hours: Text | None = None
+    note: Text | None = Field(None, description="What to use it for, e.g. 'registration only'.")
     languages: list[Literal["ky", "ru", "en", "tr", "ko", "kk"]] = Field(default_factory=list)
     unverified: list[Literal["address", "phones", "hours", "email"]] = Field(
         default_factory=list,

@@ -35,7 +35,8 @@ BUTTON_LABEL_LIMIT = 64
 RENDER_RESERVE = 200
 
 # Keys whose values are human text (translated); their presence must match across languages.
-TEXT_KEYS = {"title", "body", "text", "label", "summary", "name", "city", "address", "hours"}
+TEXT_KEYS = {"title", "body", "text", "label", "summary", "name", "city", "address", "hours",
+             "note"}
 # Loader findings after which a file is missing from the language's graph.
 UNREADABLE = {"yaml_syntax", "schema", "missing_language"}
 # Keys each language writes freely (example questions, search tags).

@@ -1,14 +1,16 @@
 """Run one event for one user: load the state, step the engine, store the state and effects.
 
-Events of one user are serialised twice over: an in-process lock per user (the common case: one
-API process), and an optimistic revision check on the row, so two processes never lose an update
-(the loser re-reads and re-runs the engine, which is pure and cheap).
+Events of one user are serialised at three levels: an in-process lock per user (the common case:
+one API process); a row lock (SELECT ... FOR UPDATE) on PostgreSQL, so API processes queue for a
+user instead of racing; and a revision check on the UPDATE, the backstop where row locks do not
+exist (SQLite): the loser re-reads and re-runs the engine, which is pure and cheap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import weakref
 from dataclasses import dataclass
 
@@ -58,34 +60,35 @@ async def handle_event(*, maker: async_sessionmaker[AsyncSession], store: Conten
     content = await store.current()
     answerer = await store.answerer()
     async with locks.get(channel, user_id):
-        for _attempt in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             async with maker() as session:
                 conversation = await _load_or_create(session, channel, user_id)
                 if conversation is None:
                     continue  # created concurrently by another process: read it again
+                # Read before the UPDATE: an ORM update synchronises the loaded object.
+                revision = conversation.revision
                 state = State.from_dict(conversation.state)
                 result = step(content, state, event, answer=answerer, default_lang=default_lang)
                 values = _profile_values(result.effects)
                 written = await session.execute(
                     update(Conversation)
-                    .where(Conversation.id == conversation.id,
-                           Conversation.revision == conversation.revision)
-                    .values(state=result.state.to_dict(), revision=conversation.revision + 1,
+                    .where(Conversation.id == conversation.id, Conversation.revision == revision)
+                    .values(state=result.state.to_dict(), revision=revision + 1,
                             lang=result.state.lang, country=result.state.country,
                             updated_at=utcnow(), **values))
                 if written.rowcount != 1:  # type: ignore[attr-defined]
                     await session.rollback()
+                    await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                     continue
                 await _apply_effects(session, channel, user_id, result.effects)
                 await session.commit()
-                return EventOutcome(result.replies, result.state, content.version,
-                                    conversation.revision + 1)
+                return EventOutcome(result.replies, result.state, content.version, revision + 1)
     raise Conflict("too many concurrent events for this user; try again")
 
 
 async def _load_or_create(session: AsyncSession, channel: str, user_id: str) -> Conversation | None:
     found = await session.execute(select(Conversation).where(
-        Conversation.channel == channel, Conversation.user_id == user_id))
+        Conversation.channel == channel, Conversation.user_id == user_id).with_for_update())
     conversation = found.scalar_one_or_none()
     if conversation is not None:
         return conversation

@@ -253,8 +253,9 @@ class _Turn:
                 if target is None:
                     return False
                 if opt.set_country:
-                    self.state = replace(self.state, country=opt.set_country)
-                    self.effects.append(Effect("profile", {"country": opt.set_country}))
+                    country = None if opt.set_country == "unset" else opt.set_country
+                    self.state = replace(self.state, country=country)
+                    self.effects.append(Effect("profile", {"country": country}))
                 # Pressing a button of an older message moves from where the user really is.
                 self.goto(target)
                 return True
@@ -364,10 +365,15 @@ class _Turn:
     # -- rendering -------------------------------------------------------------------------------
 
     def nav_row(self, ref: NodeRef) -> list[Button]:
+        """Back, Menu and "I need help now", except where the node itself already offers one."""
+        main = self.menu_ref("main")
+        node = self.lc.nodes[ref]
+        targets = {self.lc.resolve(o.goto, ref[0]) for o in
+                   (node.answers if isinstance(node, QuestionNode) else node.options)}
         row = []
         if self.state.history:
             row.append(Button("⬅ " + self.s.get(_("Back")), data="g.back"))
-        if ref != self.menu_ref("main"):
+        if ref != main and main not in targets:
             row.append(Button("☰ " + self.s.get(_("Menu")), data="g.menu"))
         if ref[0] != self.menu_ref("emergency")[0]:
             row.append(Button("🆘 " + self.s.get(_("I need help now")), data="g.sos"))
@@ -420,8 +426,8 @@ class _Turn:
         country = node.country or self.state.country
         contacts = [c for c in self.lc.contacts
                     if (not node.kinds or c.kind in node.kinds)
-                    and (c.country == country or (country in c.serves if country else False)
-                         or (c.country == "kg" and not c.serves))]
+                    and (c.country == country or country in c.serves if country
+                         else c.country == "kg")]
         blocks = [format_contact(c, self.s) for c in contacts]
         if contacts:
             text += "\n" + self.s.plural("{n} contact", "{n} contacts", len(contacts))
@@ -448,6 +454,8 @@ def format_contact(contact: Contact, s: Strings) -> str:
         lines.append(contact.website)
     if contact.hours:
         lines.append(s.get(_("Hours: {hours}"), hours=contact.hours))
+    if contact.note:
+        lines.append(str(contact.note))
     missing = [f for f in contact.unverified if f in ("address", "phones")]
     if missing:
         lines.append(s.get(_("(Address and phone not yet verified: check the official "

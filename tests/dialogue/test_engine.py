@@ -245,7 +245,33 @@ def test_contacts_without_a_destination_say_how_to_choose_one(content: Content) 
     d = Dialog(content).start()
     d.click("Continue").click("Not decided").click("Contacts")
     assert "Almaty" not in d.text and "Moscow" not in d.text
+    assert "**Center for Employment Abroad**" in d.text  # offices at home: shown to everyone
     assert d.text.endswith("Choose your destination in the menu to see the consulates there.")
+
+
+def test_a_destination_can_be_forgotten(content: Content) -> None:
+    d = Dialog(content).start()
+    d.click("Continue").click("Russia")
+    assert d.state.country == "ru"
+    d.click("Change destination").click("Not decided")
+    assert d.state.country == "ru"  # "Not decided" in the fixture keeps it; "unset" forgets
+    report = check_directory(GOOD, review_max_age_days=10_000)
+    assert report.bundle is not None
+    bundle = copy.deepcopy(report.bundle)
+    for lang in bundle["languages"].values():
+        tree = next(t for t in lang["trees"] if t["id"] == "onboarding")
+        tree["nodes"][1]["options"][2]["set_country"] = "unset"
+    d.content = compile_bundle(bundle, 2, "unset")
+    d.send(type="command", name="menu").click("Change destination").click("Not decided")
+    assert d.state.country is None
+    assert Effect("profile", {"country": None}) in d.effects
+
+
+def test_no_duplicate_menu_button_when_the_node_offers_one(content: Content) -> None:
+    d = Dialog(content).start()
+    d.click("Continue").click("Not decided").click("Contacts")
+    labels = [b.label for r in d.replies for row in r.buttons for b in row]
+    assert labels.count("Menu") == 1 and "☰ Menu" not in labels
 
 
 def test_free_text_finds_the_article_in_the_users_language(content: Content) -> None:
