@@ -332,8 +332,10 @@ class _Turn:
     # -- navigation ------------------------------------------------------------------------------
 
     def goto(self, ref: NodeRef, *, push: bool = True, reset: bool = False) -> None:
-        history = [] if reset else list(self.state.history)
-        if push and self.state.node and self.state.node != _key(ref):
+        # The main menu is the root: reaching it, however, starts the way back afresh.
+        history = [] if reset or ref == self.menu_ref("main") else list(self.state.history)
+        if push and self.state.node and self.state.node != _key(ref) \
+                and ref != self.menu_ref("main"):
             history = [*history, self.state.node][-HISTORY_LIMIT:]
         node = self.lc.nodes[ref]
         quiz, score = self.state.quiz, self.state.score
