@@ -33,8 +33,9 @@ async def test_events_endpoint_never_fails(client: httpx.AsyncClient, body: Any,
     url = f"/v1/conversations/telegram/{quote(user, safe='') or 'u'}/events"
     response = await client.post(url, content=json.dumps(body),
                                  headers={"Content-Type": "application/json"})
-    assert response.status_code in (200, 404, 422), response.text
-    assert response.status_code == 200 or "error" in response.json()
+    assert response.status_code in (200, 307, 404, 422), response.text
+    if response.status_code >= 400:
+        assert set(response.json()["error"]) == {"code", "message", "details"}
 
 
 @FUZZ
@@ -45,6 +46,7 @@ async def test_content_routes_never_fail(client: httpx.AsyncClient, lang: str, i
     for path in [f"/v1/{lang}/topics", f"/v1/{lang}/articles/{item}", f"/v1/{lang}/trees/{item}",
                  f"/v1/{lang}/contacts"]:
         response = await client.get(path, params={"country": country, "city": city})
-        assert response.status_code in (200, 404, 422), (path, response.text)
-        if response.status_code != 200:
+        # 307: a trailing slash is redirected to the route without it.
+        assert response.status_code in (200, 307, 404, 422), (path, response.text)
+        if response.status_code >= 400:
             assert set(response.json()["error"]) == {"code", "message", "details"}
