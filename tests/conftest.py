@@ -40,6 +40,8 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
     if not PG_URL:
+        if os.environ.get("JOL_REQUIRE_POSTGRES"):
+            pytest.fail("JOL_REQUIRE_POSTGRES is set but TEST_POSTGRES_URL is not")
         pytest.skip(PG_SKIP)
     reset_postgres(PG_URL)
     return normalise_database_url(PG_URL)
