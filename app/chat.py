@@ -21,8 +21,9 @@ LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 def render_plain(text: str, *, ansi: bool) -> str:
     """The safe markup for a terminal: bold as ANSI bold (or plain), links as 'label (url)'."""
     text = LINK.sub(r"\1 (\2)", text)
-    return BOLD.sub((lambda m: f"\033[1m{m.group(1)}\033[0m") if ansi else (lambda m: m.group(1)),
-                    text)
+    return BOLD.sub(
+        (lambda m: f"\033[1m{m.group(1)}\033[0m") if ansi else (lambda m: m.group(1)), text
+    )
 
 
 def render_replies(replies: list[dict[str, Any]], *, ansi: bool) -> tuple[str, list[str]]:
@@ -57,9 +58,16 @@ def line_to_event(line: str, buttons: list[str]) -> dict[str, Any] | None:
     return {"type": "text", "text": line[:4096]}
 
 
-async def chat(client: httpx.AsyncClient, *, user: str, lang: str, token: str,
-               read: Callable[[], str] = input, write: Callable[[str], None] = print,
-               ansi: bool = False) -> None:
+async def chat(
+    client: httpx.AsyncClient,
+    *,
+    user: str,
+    lang: str,
+    token: str,
+    read: Callable[[], str] = input,
+    write: Callable[[str], None] = print,
+    ansi: bool = False,
+) -> None:
     url = f"/v1/conversations/terminal/{user}/events"
     headers = {"Authorization": f"Bearer {token}"}
     buttons: list[str] = []

@@ -14,8 +14,10 @@ from app.config import ConfigError, Settings, load_settings
 
 def _configure_logging(settings: Settings) -> None:
     if settings.log_format == "json":
-        fmt = ('{"time": "%(asctime)s", "level": "%(levelname)s", "logger": "%(name)s", '
-               '"message": "%(message)s"}')
+        fmt = (
+            '{"time": "%(asctime)s", "level": "%(levelname)s", "logger": "%(name)s", '
+            '"message": "%(message)s"}'
+        )
     else:
         fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=settings.log_level, format=fmt)
@@ -39,7 +41,8 @@ def cmd_content_schema(settings: Settings, args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for kind, schema in json_schemas().items():
         (out / f"{kind}.schema.json").write_text(
-            json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     print(f"wrote {len(json_schemas())} schemas to {out}")
     return 0
 
@@ -62,8 +65,8 @@ async def _content_load(settings: Settings, directory: Path) -> int:
         async with create_sessionmaker(engine)() as session:
             try:
                 result = await publish_from_directory(
-                    session, content_dir=directory,
-                    review_max_age_days=settings.review_max_age_days)
+                    session, content_dir=directory, review_max_age_days=settings.review_max_age_days
+                )
             except ContentInvalid as exc:
                 for line in exc.details or []:
                     print(line)
@@ -75,14 +78,14 @@ async def _content_load(settings: Settings, directory: Path) -> int:
     for problem in result.report.warnings:
         print(problem.format())
     state = "published as" if result.created else "unchanged, still"
-    print(f"content {state} version {result.version} "
-          f"({len(result.report.warnings)} warnings)")
+    print(f"content {state} version {result.version} ({len(result.report.warnings)} warnings)")
     return 0
 
 
 def cmd_content_load(settings: Settings, args: argparse.Namespace) -> int:
-    return asyncio.run(_content_load(settings, Path(args.dir) if args.dir else
-                                     settings.content_dir))
+    return asyncio.run(
+        _content_load(settings, Path(args.dir) if args.dir else settings.content_dir)
+    )
 
 
 async def _serve(settings: Settings, *, worker: bool) -> None:
@@ -92,8 +95,11 @@ async def _serve(settings: Settings, *, worker: bool) -> None:
     from app.main import create_app
     from app.worker import run_worker
 
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host,
-                                           port=settings.port, log_config=None))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host=settings.host, port=settings.port, log_config=None
+        )
+    )
     stop = asyncio.Event()
     tasks = []
     engine = create_engine(settings.resolved_database_url)
@@ -102,7 +108,10 @@ async def _serve(settings: Settings, *, worker: bool) -> None:
     if not settings.telegram_bot_token:
         logging.getLogger("jol").info(
             "TELEGRAM_BOT_TOKEN is not set: no Telegram bot. Chat in the terminal: jol chat "
-            "--lang ky --url http://%s:%s", settings.host, settings.port)
+            "--lang ky --url http://%s:%s",
+            settings.host,
+            settings.port,
+        )
     try:
         await server.serve()
     finally:
@@ -140,16 +149,18 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> None:
 
     if args.url:
         async with httpx.AsyncClient(base_url=args.url, timeout=10) as client:
-            await chat(client, user=args.user, lang=args.lang, token=settings.service_token,
-                       ansi=is_tty())
+            await chat(
+                client, user=args.user, lang=args.lang, token=settings.service_token, ansi=is_tty()
+            )
         return
     # In process: the same API, through an ASGI transport (lifespan run by hand).
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://jol") as client:
-            await chat(client, user=args.user, lang=args.lang, token=settings.service_token,
-                       ansi=is_tty())
+            await chat(
+                client, user=args.user, lang=args.lang, token=settings.service_token, ansi=is_tty()
+            )
 
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
@@ -171,8 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(func=cmd_db_upgrade)
 
-    content = sub.add_parser("content", help="content files").add_subparsers(dest="content",
-                                                                             required=True)
+    content = sub.add_parser("content", help="content files").add_subparsers(
+        dest="content", required=True
+    )
     check = content.add_parser("check", help="validate the content files")
     check.add_argument("--dir", help="content directory (default: JOL_CONTENT_DIR)")
     check.add_argument("--strict", action="store_true", help="fail on warnings too")

@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(ROOT / "data", alias="JOL_DATA_DIR")
     database_url: str = Field("", alias="DATABASE_URL")
     telegram_bot_token: str | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
-    telegram_api_base_url: str = Field("https://api.telegram.org/bot", alias="TELEGRAM_API_BASE_URL")
+    telegram_api_base_url: str = Field(
+        "https://api.telegram.org/bot", alias="TELEGRAM_API_BASE_URL"
+    )
     host: str = Field("127.0.0.1", alias="JOL_HOST")
     port: int = Field(8000, ge=1, le=65535, alias="JOL_PORT")
     default_language: Literal["ky", "ru", "en"] = Field("ky", alias="JOL_DEFAULT_LANGUAGE")

@@ -50,7 +50,9 @@ def require_service_token(
     """Front ends (the bot, the terminal chat) present the service token."""
     if credentials is None:
         raise Unauthorized("missing service token: send Authorization: Bearer <JOL_SERVICE_TOKEN>")
-    if not secrets.compare_digest(credentials.credentials.encode(), settings.service_token.encode()):
+    if not secrets.compare_digest(
+        credentials.credentials.encode(), settings.service_token.encode()
+    ):
         raise Unauthorized("invalid service token")
 
 

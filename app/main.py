@@ -22,9 +22,18 @@ from app.errors import JolError, error_body
 
 log = logging.getLogger(__name__)
 
-HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large",
-              415: "unsupported_media_type", 422: "invalid_request", 429: "too_many_requests"}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -35,41 +44,53 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.resolved_database_url)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.content_store = ContentStore(app.state.sessionmaker,
-                                               settings.content_refresh_seconds)
+        app.state.content_store = ContentStore(
+            app.state.sessionmaker, settings.content_refresh_seconds
+        )
         app.state.user_locks = UserLocks()
         try:
             yield
         finally:
             await engine.dispose()
 
-    app = FastAPI(title="Jol API", version="0.1.0", lifespan=lifespan,
-                  description="Pre-departure orientation for labour migrants from Kyrgyzstan.")
+    app = FastAPI(
+        title="Jol API",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Pre-departure orientation for labour migrants from Kyrgyzstan.",
+    )
     app.state.settings = settings
 
     @app.exception_handler(JolError)
     async def _jol_error(_request: Request, exc: JolError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details),
-                            status_code=exc.status_code)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details), status_code=exc.status_code
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"loc": list(e.get("loc", ())), "message": e.get("msg", "")}
-                   for e in exc.errors()]
-        return JSONResponse(error_body("invalid_request", "the request is not valid", details),
-                            status_code=422)
+        details = [
+            {"loc": list(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()
+        ]
+        return JSONResponse(
+            error_body("invalid_request", "the request is not valid", details), status_code=422
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return JSONResponse(error_body("internal_error", "something went wrong on our side"),
-                            status_code=500)
+        return JSONResponse(
+            error_body("internal_error", "something went wrong on our side"), status_code=500
+        )
 
     @app.get("/healthz", tags=["ops"], operation_id="healthz")
     async def healthz() -> dict[str, str]:
@@ -92,8 +113,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:
             checks["content"] = f"error: {getattr(exc, 'message', type(exc).__name__)}"
         ready = not any(v.startswith("error") for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
 
     app.include_router(content_router)
     app.include_router(conversations_router)

@@ -56,17 +56,23 @@ def database_url(empty_database_url: str) -> str:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return load_settings(database_url=database_url, content_dir=GOOD, env="test",
-                         service_token=SERVICE_TOKEN, content_refresh_seconds=0,
-                         data_dir=tmp_path)
+    return load_settings(
+        database_url=database_url,
+        content_dir=GOOD,
+        env="test",
+        service_token=SERVICE_TOKEN,
+        content_refresh_seconds=0,
+        data_dir=tmp_path,
+    )
 
 
 async def publish(settings: Settings, content_dir: Path = GOOD) -> int:
     engine = create_engine(settings.resolved_database_url)
     try:
         async with create_sessionmaker(engine)() as session:
-            result = await publish_from_directory(session, content_dir=content_dir,
-                                                  review_max_age_days=10_000)
+            result = await publish_from_directory(
+                session, content_dir=content_dir, review_max_age_days=10_000
+            )
             await session.commit()
             return result.version
     finally:
@@ -84,8 +90,11 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://jol",
-                                 headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}) as c:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://jol",
+        headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+    ) as c:
         yield c
 
 

@@ -35,16 +35,26 @@ def test_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert settings.resolved_database_url == "postgresql+psycopg://u@db/jol"
     assert (settings.port, settings.telegram_bot_token, settings.default_language) == (
-        9000, "123:abc", "ru")
+        9000,
+        "123:abc",
+        "ru",
+    )
     assert settings.telegram_api_base_url == "http://127.0.0.1:8081/bot"
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("JOL_PORT", "eighty"), ("JOL_PORT", "70000"), ("JOL_DEFAULT_LANGUAGE", "fr"),
-    ("TELEGRAM_API_BASE_URL", "api.telegram.org"), ("JOL_LOG_FORMAT", "xml"),
-])
-def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, name: str,
-                                          value: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("JOL_PORT", "eighty"),
+        ("JOL_PORT", "70000"),
+        ("JOL_DEFAULT_LANGUAGE", "fr"),
+        ("TELEGRAM_API_BASE_URL", "api.telegram.org"),
+        ("JOL_LOG_FORMAT", "xml"),
+    ],
+)
+def test_invalid_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as error:
         load_settings()
@@ -60,13 +70,18 @@ def test_production_refuses_the_development_token(monkeypatch: pytest.MonkeyPatc
 
 
 def test_cli_fails_at_start_with_one_clear_line(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "app.cli", "content", "check"],
-                            env={"JOL_PORT": "x", "PATH": "/usr/bin"}, cwd=tmp_path,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "content", "check"],
+        env={"JOL_PORT": "x", "PATH": "/usr/bin"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "invalid configuration: JOL_PORT: Input should be a valid integer, unable to parse string "
-        "as an integer"]
+        "as an integer"
+    ]
 
 
 def test_database_urls() -> None:

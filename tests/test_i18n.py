@@ -22,9 +22,25 @@ def catalog(lang: str):  # type: ignore[no-untyped-def]
 
 def extracted(tmp_path: Path) -> set[object]:
     pot = tmp_path / "messages.pot"
-    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "--no-location",
-                    "-k", "_", "-k", "plural:1,2", "-o", str(pot), "app"], cwd=ROOT, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "--no-location",
+            "-k",
+            "_",
+            "-k",
+            "plural:1,2",
+            "-o",
+            str(pot),
+            "app",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     with pot.open("rb") as fp:
         return {m.id for m in read_po(fp) if m.id}
 
@@ -33,8 +49,11 @@ def extracted(tmp_path: Path) -> set[object]:
 def test_catalog_is_complete_and_not_fuzzy(lang: str, tmp_path: Path) -> None:
     cat = catalog(lang)
     messages = [m for m in cat if m.id]
-    missing = [m.id for m in messages if not m.string or
-               (isinstance(m.string, tuple) and not all(m.string))]
+    missing = [
+        m.id
+        for m in messages
+        if not m.string or (isinstance(m.string, tuple) and not all(m.string))
+    ]
     fuzzy = [m.id for m in messages if m.fuzzy]
     assert missing == [] and fuzzy == []
     assert {m.id for m in messages} == extracted(tmp_path), "run `make i18n-update`"
@@ -50,9 +69,15 @@ def test_placeholders_survive_translation() -> None:
 
 def test_plurals_follow_each_language() -> None:
     assert [strings("ru").plural("{n} contact", "{n} contacts", n) for n in (1, 3, 5, 21)] == [
-        "1 контакт", "3 контакта", "5 контактов", "21 контакт"]
+        "1 контакт",
+        "3 контакта",
+        "5 контактов",
+        "21 контакт",
+    ]
     assert [strings("en").plural("{n} contact", "{n} contacts", n) for n in (1, 2)] == [
-        "1 contact", "2 contacts"]
+        "1 contact",
+        "2 contacts",
+    ]
     assert strings("ky").plural("{n} contact", "{n} contacts", 5).startswith("5 ")
 
 

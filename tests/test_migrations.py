@@ -31,8 +31,12 @@ def tables(url: str) -> set[str]:
 def test_upgrade_from_empty_matches_the_models(empty_database_url: str) -> None:
     upgrade(empty_database_url)
     assert drift(empty_database_url) == []
-    assert tables(empty_database_url) == {"alembic_version", "content_versions", "conversations",
-                                          "consular_requests"}
+    assert tables(empty_database_url) == {
+        "alembic_version",
+        "content_versions",
+        "conversations",
+        "consular_requests",
+    }
 
 
 def test_downgrade_and_upgrade_again(empty_database_url: str) -> None:

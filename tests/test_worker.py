@@ -13,12 +13,25 @@ async def test_idle_dialogue_state_is_forgotten_but_the_profile_kept(app: FastAP
     now = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
     state = {"lang": "ky", "node": "main:menu", "history": ["learn:start"], "country": "ru"}
     async with app.state.sessionmaker() as session:
-        session.add_all([
-            Conversation(channel="telegram", user_id="old", state=state, lang="ky", country="ru",
-                         updated_at=now - dt.timedelta(days=200)),
-            Conversation(channel="telegram", user_id="recent", state=state, lang="ky",
-                         updated_at=now - dt.timedelta(days=10)),
-        ])
+        session.add_all(
+            [
+                Conversation(
+                    channel="telegram",
+                    user_id="old",
+                    state=state,
+                    lang="ky",
+                    country="ru",
+                    updated_at=now - dt.timedelta(days=200),
+                ),
+                Conversation(
+                    channel="telegram",
+                    user_id="recent",
+                    state=state,
+                    lang="ky",
+                    updated_at=now - dt.timedelta(days=10),
+                ),
+            ]
+        )
         await session.commit()
         assert await clear_idle_state(session, retention_days=180, now=now) == 1
         await session.commit()

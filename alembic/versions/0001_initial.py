@@ -4,11 +4,12 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-25
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
 
+from alembic import op
 from app.models.base import UTCDateTime
 
 revision = "0001"
@@ -31,7 +32,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_content_versions")),
     )
     op.create_index(
-        "uq_content_versions_published", "content_versions", ["status"], unique=True,
+        "uq_content_versions_published",
+        "content_versions",
+        ["status"],
+        unique=True,
         sqlite_where=sa.text("status = 'published'"),
         postgresql_where=sa.text("status = 'published'"),
     )

@@ -33,10 +33,12 @@ class KeywordAnswerer:
         for lang, lc in content.languages.items():
             postings: dict[str, dict[str, float]] = defaultdict(dict)
             for article in lc.articles.values():
-                weighted = [(stems(str(article.title)), 2.0),
-                            (stems(" ".join(article.tags)), 2.0),
-                            (stems(" ".join(str(q) for q in article.questions)), 1.5),
-                            (stems(str(article.body)), 0.5)]
+                weighted = [
+                    (stems(str(article.title)), 2.0),
+                    (stems(" ".join(article.tags)), 2.0),
+                    (stems(" ".join(str(q) for q in article.questions)), 1.5),
+                    (stems(str(article.body)), 0.5),
+                ]
                 for words, weight in weighted:
                     for w in words:
                         postings[w][article.id] = max(postings[w].get(article.id, 0.0), weight)

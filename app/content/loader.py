@@ -98,12 +98,22 @@ def _duplicate_keys(node: yaml.Node, path: Path_) -> list[tuple[Path_, str, int]
     return found
 
 
-def read_file(path: Path, lang: str, relative: str, display: str) -> tuple[SourceFile | None, list[Problem]]:
+def read_file(
+    path: Path, lang: str, relative: str, display: str
+) -> tuple[SourceFile | None, list[Problem]]:
     """Parse and schema-check one file. Problems carry the file and line."""
     kind = file_kind(relative)
     if kind is None:
-        return None, [Problem("error", "unknown_file", display, "", "not a content file",
-                              "name it menu.yaml, contacts.yaml, topics/<id>.yaml or trees/<id>.yaml")]
+        return None, [
+            Problem(
+                "error",
+                "unknown_file",
+                display,
+                "",
+                "not a content file",
+                "name it menu.yaml, contacts.yaml, topics/<id>.yaml or trees/<id>.yaml",
+            )
+        ]
     text = path.read_text(encoding="utf-8")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -117,27 +127,56 @@ def read_file(path: Path, lang: str, relative: str, display: str) -> tuple[Sourc
         hint = "fix the YAML syntax (indentation, quotes, colons)"
         if "mapping values are not allowed" in message:
             hint = "quote a value that ends with ':' or holds ': ', e.g. goto: 'quiz:'"
-        return None, [Problem("error", "yaml_syntax", display, "", message, hint,
-                              mark.line + 1 if mark else None)]
+        return None, [
+            Problem(
+                "error", "yaml_syntax", display, "", message, hint, mark.line + 1 if mark else None
+            )
+        ]
     lines: dict[Path_, int] = {}
     if root is not None:
         _node_lines(root, (), lines)
     problems = [
-        Problem("error", "duplicate_key", display, format_path(p), f"key {key!r} appears twice",
-                "keep one of them", line)
+        Problem(
+            "error",
+            "duplicate_key",
+            display,
+            format_path(p),
+            f"key {key!r} appears twice",
+            "keep one of them",
+            line,
+        )
         for p, key, line in (_duplicate_keys(root, ()) if root is not None else [])
     ]
     if not isinstance(data, dict):
-        return None, [*problems, Problem("error", "schema", display, "", "the file is not a mapping",
-                                          "start the file with spec_version: 1", 1)]
+        return None, [
+            *problems,
+            Problem(
+                "error",
+                "schema",
+                display,
+                "",
+                "the file is not a mapping",
+                "start the file with spec_version: 1",
+                1,
+            ),
+        ]
     try:
         model = FILE_MODELS[kind].model_validate(data)
     except ValidationError as exc:
         source = SourceFile(lang, relative, display, kind, data, None, lines)  # type: ignore[arg-type]
         for err in exc.errors():
             loc = _model_loc(err["loc"], data)
-            problems.append(Problem("error", "schema", display, format_path(loc), err["msg"],
-                                    _schema_hint(err), source.line_of(loc)))
+            problems.append(
+                Problem(
+                    "error",
+                    "schema",
+                    display,
+                    format_path(loc),
+                    err["msg"],
+                    _schema_hint(err),
+                    source.line_of(loc),
+                )
+            )
         return None, problems
     return SourceFile(lang, relative, display, kind, data, model, lines), problems
 
@@ -148,12 +187,15 @@ def _model_loc(loc: tuple[int | str, ...], data: Any) -> Path_:
     path: list[str | int] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and part in current:
+        if _has(current, part):
             current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
-            current = current[part]
-        elif isinstance(current, dict) and part == loc[-1] and isinstance(part, str) \
-                and "[" not in part and part not in _UNION_TAGS:
+        elif (
+            isinstance(current, dict)
+            and part == loc[-1]
+            and isinstance(part, str)
+            and "[" not in part
+            and part not in _UNION_TAGS
+        ):
             path.append(part)  # a missing or extra field: the last part names it
             break
         else:
@@ -162,8 +204,23 @@ def _model_loc(loc: tuple[int | str, ...], data: Any) -> Path_:
     return tuple(path)
 
 
-_UNION_TAGS = {"message", "article", "contacts", "question", "verdict", "action", "str",
-               "Fallback", "constrained-str"}
+def _has(value: Any, part: str | int) -> bool:
+    if isinstance(value, dict):
+        return part in value
+    return isinstance(value, list) and isinstance(part, int) and part < len(value)
+
+
+_UNION_TAGS = {
+    "message",
+    "article",
+    "contacts",
+    "question",
+    "verdict",
+    "action",
+    "str",
+    "Fallback",
+    "constrained-str",
+}
 
 
 def _schema_hint(err: Any) -> str:
@@ -188,9 +245,16 @@ def read_content(content_dir: Path, languages: tuple[str, ...] = LANGUAGES) -> L
     for lang in languages:
         lang_dir = content_dir / lang
         if not lang_dir.is_dir():
-            loaded.problems.append(Problem("error", "missing_language", str(lang_dir), "",
-                                           f"no content for language {lang!r}",
-                                           f"create {lang_dir}/ with the same files as the others"))
+            loaded.problems.append(
+                Problem(
+                    "error",
+                    "missing_language",
+                    str(lang_dir),
+                    "",
+                    f"no content for language {lang!r}",
+                    f"create {lang_dir}/ with the same files as the others",
+                )
+            )
             continue
         for path in sorted(lang_dir.rglob("*.y*ml")):
             relative = path.relative_to(lang_dir).as_posix()

@@ -11,6 +11,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from app.content.schema import (
     LANGUAGES,
     Answer,
@@ -22,7 +24,6 @@ from app.content.schema import (
     Topic,
     Tree,
 )
-from pydantic import TypeAdapter
 
 NodeRef = tuple[str, str]  # (tree id, node id)
 _node_adapter: TypeAdapter[Node] = TypeAdapter(Node)
@@ -101,8 +102,8 @@ class Content:
             self.key_by_node[ref] = key
 
     def lang(self, lang: str | None) -> LanguageContent:
-        if lang in self.languages:
-            return self.languages[lang]  # type: ignore[index]
+        if lang is not None and lang in self.languages:
+            return self.languages[lang]
         return next(iter(self.languages.values()))
 
 
@@ -115,8 +116,12 @@ def has_fallback(value: Any) -> bool:
     return False
 
 
-def resolve_fallbacks(value: Any, langs: dict[str, dict[str, Any]], path: tuple[Any, ...] = (),
-                      seen: frozenset[str] = frozenset()) -> Any:
+def resolve_fallbacks(
+    value: Any,
+    langs: dict[str, dict[str, Any]],
+    path: tuple[Any, ...] = (),
+    seen: frozenset[str] = frozenset(),
+) -> Any:
     """Replace every fallback marker with the value at the same path in the named language."""
     if isinstance(value, dict):
         if set(value) == {"fallback"}:

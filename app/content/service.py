@@ -26,23 +26,32 @@ class LoadResult:
     report: Report
 
 
-async def publish_from_directory(session: AsyncSession, *, content_dir: Path,
-                                 review_max_age_days: int) -> LoadResult:
+async def publish_from_directory(
+    session: AsyncSession, *, content_dir: Path, review_max_age_days: int
+) -> LoadResult:
     """Validate the files and publish them as a new version, unless they equal the current one."""
     report = check_directory(content_dir, review_max_age_days=review_max_age_days)
     if report.bundle is None:
-        raise ContentInvalid(f"content has {len(report.errors)} errors",
-                             details=[p.format() for p in report.errors])
+        raise ContentInvalid(
+            f"content has {len(report.errors)} errors", details=[p.format() for p in report.errors]
+        )
     digest = checksum(report.bundle)
     current = await published_version(session)
     if current is not None and current.checksum == digest:
         return LoadResult(current.id, False, report)
     if current is not None:
-        await session.execute(update(ContentVersion).where(ContentVersion.id == current.id)
-                              .values(status="archived"))
+        await session.execute(
+            update(ContentVersion).where(ContentVersion.id == current.id).values(status="archived")
+        )
         await session.flush()
-    version = ContentVersion(checksum=digest, status="published", bundle=report.bundle,
-                             source="files", note=str(content_dir), published_at=utcnow())
+    version = ContentVersion(
+        checksum=digest,
+        status="published",
+        bundle=report.bundle,
+        source="files",
+        note=str(content_dir),
+        published_at=utcnow(),
+    )
     session.add(version)
     await session.flush()
     return LoadResult(version.id, True, report)
@@ -50,7 +59,8 @@ async def publish_from_directory(session: AsyncSession, *, content_dir: Path,
 
 async def published_version(session: AsyncSession) -> ContentVersion | None:
     result = await session.execute(
-        select(ContentVersion).where(ContentVersion.status == "published"))
+        select(ContentVersion).where(ContentVersion.status == "published")
+    )
     return result.scalar_one_or_none()
 
 
@@ -76,8 +86,11 @@ class ContentStore:
             if self._content is not None and time.monotonic() - self._checked < self._refresh:
                 return self._content
             async with self._maker() as session:
-                row = await session.execute(select(ContentVersion.id, ContentVersion.checksum)
-                                            .where(ContentVersion.status == "published"))
+                row = await session.execute(
+                    select(ContentVersion.id, ContentVersion.checksum).where(
+                        ContentVersion.status == "published"
+                    )
+                )
                 found = row.first()
                 if found is None:
                     raise ContentUnavailable("no content is published: run `jol content load`")

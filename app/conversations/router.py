@@ -9,8 +9,11 @@ from app.conversations.service import handle_event
 from app.deps import LocksDep, MakerDep, SettingsDep, StoreDep, require_service_token
 from app.dialogue.types import Event
 
-router = APIRouter(prefix="/v1/conversations", tags=["conversations"],
-                   dependencies=[Depends(require_service_token)])
+router = APIRouter(
+    prefix="/v1/conversations",
+    tags=["conversations"],
+    dependencies=[Depends(require_service_token)],
+)
 
 
 class ButtonOut(BaseModel):
@@ -49,14 +52,21 @@ async def post_event(
     event: Annotated[Event, Body()],
 ) -> EventResult:
     """Run one event of one user through the dialogue and return the replies."""
-    outcome = await handle_event(maker=maker, store=store, locks=locks, channel=channel,
-                                 user_id=user_id, event=event,
-                                 default_lang=settings.default_language)
+    outcome = await handle_event(
+        maker=maker,
+        store=store,
+        locks=locks,
+        channel=channel,
+        user_id=user_id,
+        event=event,
+        default_lang=settings.default_language,
+    )
     replies: list[dict[str, Any]] = [r.to_dict() for r in outcome.replies]
     return EventResult(
         replies=[ReplyOut.model_validate(r) for r in replies],
-        state=StateOut(lang=outcome.state.lang, node=outcome.state.node,
-                       country=outcome.state.country),
+        state=StateOut(
+            lang=outcome.state.lang, node=outcome.state.node, country=outcome.state.country
+        ),
         content_version=outcome.content_version,
         revision=outcome.revision,
     )

@@ -42,7 +42,8 @@ class UserLocks:
 
     def __init__(self) -> None:
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
-            weakref.WeakValueDictionary())
+            weakref.WeakValueDictionary()
+        )
 
     def get(self, channel: str, user_id: str) -> asyncio.Lock:
         key = (channel, user_id)
@@ -53,9 +54,16 @@ class UserLocks:
         return lock
 
 
-async def handle_event(*, maker: async_sessionmaker[AsyncSession], store: ContentStore,
-                       locks: UserLocks, channel: str, user_id: str, event: Event,
-                       default_lang: str) -> EventOutcome:
+async def handle_event(
+    *,
+    maker: async_sessionmaker[AsyncSession],
+    store: ContentStore,
+    locks: UserLocks,
+    channel: str,
+    user_id: str,
+    event: Event,
+    default_lang: str,
+) -> EventOutcome:
     """Process `event` for the user; the state is stored before the replies are returned."""
     content = await store.current()
     answerer = await store.answerer()
@@ -73,9 +81,15 @@ async def handle_event(*, maker: async_sessionmaker[AsyncSession], store: Conten
                 written = await session.execute(
                     update(Conversation)
                     .where(Conversation.id == conversation.id, Conversation.revision == revision)
-                    .values(state=result.state.to_dict(), revision=revision + 1,
-                            lang=result.state.lang, country=result.state.country,
-                            updated_at=utcnow(), **values))
+                    .values(
+                        state=result.state.to_dict(),
+                        revision=revision + 1,
+                        lang=result.state.lang,
+                        country=result.state.country,
+                        updated_at=utcnow(),
+                        **values,
+                    )
+                )
                 if written.rowcount != 1:  # type: ignore[attr-defined]
                     await session.rollback()
                     await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
@@ -87,8 +101,11 @@ async def handle_event(*, maker: async_sessionmaker[AsyncSession], store: Conten
 
 
 async def _load_or_create(session: AsyncSession, channel: str, user_id: str) -> Conversation | None:
-    found = await session.execute(select(Conversation).where(
-        Conversation.channel == channel, Conversation.user_id == user_id).with_for_update())
+    found = await session.execute(
+        select(Conversation)
+        .where(Conversation.channel == channel, Conversation.user_id == user_id)
+        .with_for_update()
+    )
     conversation = found.scalar_one_or_none()
     if conversation is not None:
         return conversation
@@ -110,13 +127,24 @@ def _profile_values(effects: list[Effect]) -> dict[str, object]:
     return values
 
 
-async def _apply_effects(session: AsyncSession, channel: str, user_id: str,
-                         effects: list[Effect]) -> None:
+async def _apply_effects(
+    session: AsyncSession, channel: str, user_id: str, effects: list[Effect]
+) -> None:
     for effect in effects:
         if effect.kind == "consular_request":
-            session.add(ConsularRequest(channel=channel, user_id=user_id,
-                                        country=effect.data["country"], lang=effect.data["lang"],
-                                        phone=effect.data["phone"],
-                                        urgent=bool(effect.data["urgent"])))
-            log.info("consular request filed (channel=%s, country=%s, urgent=%s)", channel,
-                     effect.data["country"], effect.data["urgent"])
+            session.add(
+                ConsularRequest(
+                    channel=channel,
+                    user_id=user_id,
+                    country=effect.data["country"],
+                    lang=effect.data["lang"],
+                    phone=effect.data["phone"],
+                    urgent=bool(effect.data["urgent"]),
+                )
+            )
+            log.info(
+                "consular request filed (channel=%s, country=%s, urgent=%s)",
+                channel,
+                effect.data["country"],
+                effect.data["urgent"],
+            )

@@ -1,4 +1,4 @@
-"""The dialogue engine: a pure function ``(content, state, event) -> (replies, new state, effects)``.
+"""The dialogue engine: a pure ``(content, state, event) -> (replies, new state, effects)``.
 
 It does no I/O and knows no channel. Buttons carry compact data (at most 64 bytes):
 
@@ -49,8 +49,13 @@ from app.i18n import Strings, _, strings
 HISTORY_LIMIT = 20
 TEXT_LIMIT = 4096
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,20}$")
-COMMANDS = {"/menu": "menu", "/back": "back", "/language": "language", "/help": "help",
-            "/sos": "emergency"}
+COMMANDS = {
+    "/menu": "menu",
+    "/back": "back",
+    "/language": "language",
+    "/help": "help",
+    "/sos": "emergency",
+}
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,14 @@ class Match:
 Answerer = Callable[[str, str], Sequence[Match]]
 
 
-def step(content: Content, state: State, event: Event, *, answer: Answerer | None = None,
-         default_lang: str = "ky") -> StepResult:
+def step(
+    content: Content,
+    state: State,
+    event: Event,
+    *,
+    answer: Answerer | None = None,
+    default_lang: str = "ky",
+) -> StepResult:
     """Run one event through the dialogue. Never raises for any event or state."""
     state = _sane(content, state)
     turn = _Turn(content, state, default_lang, answer)
@@ -103,8 +114,9 @@ def normalise_language(hint: str | None) -> str | None:
 
 
 class _Turn:
-    def __init__(self, content: Content, state: State, default_lang: str,
-                 answer: Answerer | None) -> None:
+    def __init__(
+        self, content: Content, state: State, default_lang: str, answer: Answerer | None
+    ) -> None:
         self.content = content
         self.state = state
         self.default_lang = default_lang
@@ -122,8 +134,12 @@ class _Turn:
     def s(self) -> Strings:
         return strings(self.lc.lang)
 
-    def say(self, text: str, buttons: list[list[Button]] | None = None,
-            contact_request: str | None = None) -> None:
+    def say(
+        self,
+        text: str,
+        buttons: list[list[Button]] | None = None,
+        contact_request: str | None = None,
+    ) -> None:
         for chunk in split_text(text):
             self.replies.append(Reply(text=chunk))
         last = self.replies[-1]
@@ -167,12 +183,23 @@ class _Turn:
     def ask_language(self, *, first: bool = False) -> None:
         text = self.s.get(_("Choose your language:"))
         if first:
-            text = self.s.get(_("Hello! I am Jol, a guide for those going to work abroad.")) + \
-                "\n\n" + text
+            text = (
+                self.s.get(_("Hello! I am Jol, a guide for those going to work abroad."))
+                + "\n\n"
+                + text
+            )
         current = self.state.lang
-        buttons = [[Button(("✓ " if code == current and not first else "") +
-                           self.content.languages[code].name, data=f"l.{code}")]
-                   for code in LANGUAGES if code in self.content.languages]
+        buttons = [
+            [
+                Button(
+                    ("✓ " if code == current and not first else "")
+                    + self.content.languages[code].name,
+                    data=f"l.{code}",
+                )
+            ]
+            for code in LANGUAGES
+            if code in self.content.languages
+        ]
         self.state = replace(self.state, awaiting="language")
         self.say(text, buttons)
 
@@ -203,8 +230,13 @@ class _Turn:
     def on_button(self, data: str) -> None:
         kind, _sep, rest = data.partition(".")
         if kind == "g":
-            command = {"menu": "menu", "back": "back", "help": "help", "sos": "emergency",
-                       "lang": "language"}.get(rest)
+            command = {
+                "menu": "menu",
+                "back": "back",
+                "help": "help",
+                "sos": "emergency",
+                "lang": "language",
+            }.get(rest)
             if command:
                 self.on_command(command)
                 return
@@ -216,7 +248,7 @@ class _Turn:
             self.after_action(self.s.get(_("Cancelled. Nothing was sent.")))
             return
         elif kind == "a":
-            version, _sep, article_id = rest.partition(".")
+            _version, _sep, article_id = rest.partition(".")
             if article_id in self.lc.articles:
                 self.show_article_answer(article_id)
                 return
@@ -267,27 +299,43 @@ class _Turn:
 
     def on_contact(self, phone: str, *, own: bool) -> None:
         if self.state.awaiting != "contact":
-            self.say(self.s.get(_("Thank you, but I did not ask for a phone number. "
-                                  "Nothing was saved.")))
+            self.say(
+                self.s.get(_("Thank you, but I did not ask for a phone number. Nothing was saved."))
+            )
             self.show_current()
             return
         if not own:
-            self.say(self.s.get(_("Please share your own number, with the button below.")),
-                     contact_request=self.s.get(_("Share my phone number")),
-                     buttons=[[Button(self.s.get(_("Cancel")), data="c.cancel")]])
+            self.say(
+                self.s.get(_("Please share your own number, with the button below.")),
+                contact_request=self.s.get(_("Share my phone number")),
+                buttons=[[Button(self.s.get(_("Cancel")), data="c.cancel")]],
+            )
             return
         self.file_request(phone)
 
     def file_request(self, phone: str) -> None:
         digits = re.sub(r"[^0-9+]", "", phone)
-        self.effects.append(Effect("consular_request", {
-            "phone": digits, "country": self.state.country, "lang": self.lc.lang,
-            "urgent": self.state.urgent,
-        }))
+        self.effects.append(
+            Effect(
+                "consular_request",
+                {
+                    "phone": digits,
+                    "country": self.state.country,
+                    "lang": self.lc.lang,
+                    "urgent": self.state.urgent,
+                },
+            )
+        )
         self.state = replace(self.state, awaiting=None, urgent=False)
-        self.after_action(self.s.get(_("Your request has been passed on. Consular staff will "
-                                       "contact you. If you are in danger now, call the local "
-                                       "police.")))
+        self.after_action(
+            self.s.get(
+                _(
+                    "Your request has been passed on. Consular staff will "
+                    "contact you. If you are in danger now, call the local "
+                    "police."
+                )
+            )
+        )
 
     def after_action(self, text: str) -> None:
         """Close an action node: its options, without asking for the phone number again."""
@@ -312,19 +360,33 @@ class _Turn:
             if PHONE_RE.match(stripped) and 7 <= len(re.sub(r"\D", "", stripped)) <= 15:
                 self.file_request(stripped)
             else:
-                self.say(self.s.get(_("This does not look like a phone number. Write it with the "
-                                      "country code, for example +996 555 123 456, or use the "
-                                      "button below.")),
-                         contact_request=self.s.get(_("Share my phone number")),
-                         buttons=[[Button(self.s.get(_("Cancel")), data="c.cancel")]])
+                self.say(
+                    self.s.get(
+                        _(
+                            "This does not look like a phone number. Write it with the "
+                            "country code, for example +996 555 123 456, or use the "
+                            "button below."
+                        )
+                    ),
+                    contact_request=self.s.get(_("Share my phone number")),
+                    buttons=[[Button(self.s.get(_("Cancel")), data="c.cancel")]],
+                )
             return
         matches = list(self.answer(stripped, self.lc.lang)) if self.answer else []
         matches = [m for m in matches if m.article_id in self.lc.articles]
         if not matches:
-            self.say(self.s.get(_("Sorry, I did not understand. Choose a topic from the menu, "
-                                  "or write your question in other words.")),
-                     [[Button(self.s.get(_("Menu")), data="g.menu")],
-                      [Button(self.s.get(_("I need help now")), data="g.sos")]])
+            self.say(
+                self.s.get(
+                    _(
+                        "Sorry, I did not understand. Choose a topic from the menu, "
+                        "or write your question in other words."
+                    )
+                ),
+                [
+                    [Button(self.s.get(_("Menu")), data="g.menu")],
+                    [Button(self.s.get(_("I need help now")), data="g.sos")],
+                ],
+            )
             return
         best, others = matches[0], matches[1:3]
         self.show_article_answer(best.article_id, also=[m.article_id for m in others])
@@ -334,8 +396,12 @@ class _Turn:
     def goto(self, ref: NodeRef, *, push: bool = True, reset: bool = False) -> None:
         # The main menu is the root: reaching it, however, starts the way back afresh.
         history = [] if reset or ref == self.menu_ref("main") else list(self.state.history)
-        if push and self.state.node and self.state.node != _key(ref) \
-                and ref != self.menu_ref("main"):
+        if (
+            push
+            and self.state.node
+            and self.state.node != _key(ref)
+            and ref != self.menu_ref("main")
+        ):
             history = [*history, self.state.node][-HISTORY_LIMIT:]
         node = self.lc.nodes[ref]
         quiz, score = self.state.quiz, self.state.score
@@ -370,8 +436,10 @@ class _Turn:
         """Back, Menu and "I need help now", except where the node itself already offers one."""
         main = self.menu_ref("main")
         node = self.lc.nodes[ref]
-        targets = {self.lc.resolve(o.goto, ref[0]) for o in
-                   (node.answers if isinstance(node, QuestionNode) else node.options)}
+        targets = {
+            self.lc.resolve(o.goto, ref[0])
+            for o in (node.answers if isinstance(node, QuestionNode) else node.options)
+        }
         row = []
         if self.state.history:
             row.append(Button("⬅ " + self.s.get(_("Back")), data="g.back"))
@@ -381,11 +449,14 @@ class _Turn:
             row.append(Button("🆘 " + self.s.get(_("I need help now")), data="g.sos"))
         return row
 
-    def option_buttons(self, ref: NodeRef, options: Sequence[Option | Answer]) -> list[list[Button]]:
+    def option_buttons(
+        self, ref: NodeRef, options: Sequence[Option | Answer]
+    ) -> list[list[Button]]:
         node_key = self.content.key_by_node[ref]
-        return [[Button(str(o.label),
-                        data=f"n.{self.content.version}.{node_key}.{option_key(o, i)}")]
-                for i, o in enumerate(options)]
+        return [
+            [Button(str(o.label), data=f"n.{self.content.version}.{node_key}.{option_key(o, i)}")]
+            for i, o in enumerate(options)
+        ]
 
     def render(self, ref: NodeRef, node: Node) -> None:
         nav = self.nav_row(ref)
@@ -405,8 +476,11 @@ class _Turn:
             self.say(text, buttons)
         elif isinstance(node, ActionNode):
             self.state = replace(self.state, awaiting="contact")
-            self.say(str(node.text), [[Button(self.s.get(_("Cancel")), data="c.cancel")], nav],
-                     contact_request=self.s.get(_("Share my phone number")))
+            self.say(
+                str(node.text),
+                [[Button(self.s.get(_("Cancel")), data="c.cancel")], nav],
+                contact_request=self.s.get(_("Share my phone number")),
+            )
 
     def article_text(self, article_id: str) -> str:
         article = self.lc.articles[article_id]
@@ -418,27 +492,37 @@ class _Turn:
         return text
 
     def show_article_answer(self, article_id: str, also: Sequence[str] = ()) -> None:
-        buttons = [[Button(str(self.lc.articles[a].title),
-                           data=f"a.{self.content.version}.{a}")] for a in also]
-        buttons.append([Button("☰ " + self.s.get(_("Menu")), data="g.menu"),
-                        Button("🆘 " + self.s.get(_("I need help now")), data="g.sos")])
+        buttons = [
+            [Button(str(self.lc.articles[a].title), data=f"a.{self.content.version}.{a}")]
+            for a in also
+        ]
+        buttons.append(
+            [
+                Button("☰ " + self.s.get(_("Menu")), data="g.menu"),
+                Button("🆘 " + self.s.get(_("I need help now")), data="g.sos"),
+            ]
+        )
         self.say(self.article_text(article_id), buttons)
 
     def say_contacts(self, text: str, node: ContactsNode, buttons: list[list[Button]]) -> None:
         country = node.country or self.state.country
-        contacts = [c for c in self.lc.contacts
-                    if (not node.kinds or c.kind in node.kinds)
-                    and (c.country == country or country in c.serves if country
-                         else c.country == "kg")]
+        contacts = [
+            c
+            for c in self.lc.contacts
+            if (not node.kinds or c.kind in node.kinds)
+            and (c.country == country or country in c.serves if country else c.country == "kg")
+        ]
         blocks = [format_contact(c, self.s) for c in contacts]
         if contacts:
             text += "\n" + self.s.plural("{n} contact", "{n} contacts", len(contacts))
         if not country:
-            blocks.append(self.s.get(_("Choose your destination in the menu to see the consulates "
-                                       "there.")))
+            blocks.append(
+                self.s.get(_("Choose your destination in the menu to see the consulates there."))
+            )
         elif not any(c.country == country or country in c.serves for c in contacts):
-            blocks.append(self.s.get(_("No contacts for this country yet. Ask the consulate "
-                                       "through Jol.")))
+            blocks.append(
+                self.s.get(_("No contacts for this country yet. Ask the consulate through Jol."))
+            )
         self.say("\n\n".join([text, *blocks]), buttons)
 
 
@@ -460,8 +544,7 @@ def format_contact(contact: Contact, s: Strings) -> str:
         lines.append(str(contact.note))
     missing = [f for f in contact.unverified if f in ("address", "phones")]
     if missing:
-        lines.append(s.get(_("(Address and phone not yet verified: check the official "
-                             "website.)")))
+        lines.append(s.get(_("(Address and phone not yet verified: check the official website.)")))
     return "\n".join(lines)
 
 

@@ -23,11 +23,12 @@ class StartEvent(_Event):
     """The user opens the conversation (/start), maybe through a deep link with a payload."""
 
     type: Literal["start"]
-    payload: Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] | None = (
-        None
+    payload: (
+        Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] | None
+    ) = None
+    language_hint: str | None = Field(
+        None, max_length=16, description="The client's language code, e.g. ky, ru-RU."
     )
-    language_hint: str | None = Field(None, max_length=16,
-                                      description="The client's language code, e.g. ky, ru-RU.")
 
 
 class TextEvent(_Event):

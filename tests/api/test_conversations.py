@@ -48,8 +48,9 @@ async def test_state_persists_across_requests(client: httpx.AsyncClient) -> None
 async def test_concurrent_events_for_one_user_are_serialised(client: httpx.AsyncClient) -> None:
     await post(client, "7", type="start")
     await post(client, "7", type="button", data="l.en")
-    results = await asyncio.gather(*[
-        post(client, "7", type="command", name="help" if i % 2 else "menu") for i in range(30)])
+    results = await asyncio.gather(
+        *[post(client, "7", type="command", name="help" if i % 2 else "menu") for i in range(30)]
+    )
     assert sorted(r["revision"] for r in results) == list(range(3, 33))
 
 
@@ -57,41 +58,59 @@ async def test_two_processes_never_lose_an_update(app: FastAPI, settings: Settin
     """Two app instances (as two API processes) on one database, racing on one user."""
     second = create_app(settings)
     async with second.router.lifespan_context(second):
-        clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://jol",
-                                     headers={"Authorization": f"Bearer {SERVICE_TOKEN}"})
-                   for a in (app, second)]
+        clients = [
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=a),
+                base_url="http://jol",
+                headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+            )
+            for a in (app, second)
+        ]
         try:
             await post(clients[0], "9", type="start")
-            results = await asyncio.gather(*[
-                post(clients[i % 2], "9", type="command", name="help") for i in range(20)])
+            results = await asyncio.gather(
+                *[post(clients[i % 2], "9", type="command", name="help") for i in range(20)]
+            )
         finally:
             for c in clients:
                 await c.aclose()
     assert sorted(r["revision"] for r in results) == list(range(2, 22))
     async with app.state.sessionmaker() as session:
-        row = (await session.execute(select(Conversation).where(
-            Conversation.user_id == "9"))).scalar_one()
+        row = (
+            await session.execute(select(Conversation).where(Conversation.user_id == "9"))
+        ).scalar_one()
     assert row.revision == 21
 
 
-async def test_campaign_and_consular_request_are_stored(app: FastAPI,
-                                                        client: httpx.AsyncClient) -> None:
+async def test_campaign_and_consular_request_are_stored(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     await post(client, "5", type="start", payload="osh-2026")
     body = await post(client, "5", type="button", data="l.ky")
     body = await post(client, "5", type="button", data=button(body, "[ky] Continue"))
     body = await post(client, "5", type="button", data=button(body, "[ky] Russia"))
     body = await post(client, "5", type="command", name="emergency")
-    body = await post(client, "5", type="button", data=button(body, "[ky] Ask the consulate to "
-                                                                    "call me"))
+    body = await post(
+        client, "5", type="button", data=button(body, "[ky] Ask the consulate to call me")
+    )
     assert body["replies"][-1]["contact_request"] == "Телефон номеримди жөнөтүү"
     await post(client, "5", type="contact", phone="+7 999 123 45 67")
     async with app.state.sessionmaker() as session:
         conversation = (await session.execute(select(Conversation))).scalar_one()
         request = (await session.execute(select(ConsularRequest))).scalar_one()
     assert (conversation.campaign, conversation.lang, conversation.country) == (
-        "osh-2026", "ky", "ru")
-    assert (request.user_id, request.phone, request.country, request.lang, request.urgent,
-            request.status) == ("5", "+79991234567", "ru", "ky", True, "new")
+        "osh-2026",
+        "ky",
+        "ru",
+    )
+    assert (
+        request.user_id,
+        request.phone,
+        request.country,
+        request.lang,
+        request.urgent,
+        request.status,
+    ) == ("5", "+79991234567", "ru", "ky", True, "new")
 
 
 async def test_the_service_token_is_required(client: httpx.AsyncClient) -> None:
@@ -99,11 +118,13 @@ async def test_the_service_token_is_required(client: httpx.AsyncClient) -> None:
     missing = await client.post(url, json={"type": "start"}, headers={"Authorization": ""})
     assert missing.status_code == 401
     assert missing.json()["error"]["code"] == "unauthorized"
-    wrong = await client.post(url, json={"type": "start"},
-                              headers={"Authorization": "Bearer not-the-token"})
+    wrong = await client.post(
+        url, json={"type": "start"}, headers={"Authorization": "Bearer not-the-token"}
+    )
     assert wrong.status_code == 401
-    assert wrong.json() == {"error": {"code": "unauthorized", "message": "invalid service token",
-                                      "details": None}}
+    assert wrong.json() == {
+        "error": {"code": "unauthorized", "message": "invalid service token", "details": None}
+    }
 
 
 async def test_bad_events_get_a_clear_error(client: httpx.AsyncClient) -> None:
@@ -121,8 +142,9 @@ async def test_bad_events_get_a_clear_error(client: httpx.AsyncClient) -> None:
         response = await client.post(url, json=event)
         assert response.status_code == 422, event
         assert response.json()["error"]["code"] == "invalid_request"
-    not_json = await client.post(url, content=b"{nope", headers={"Content-Type":
-                                                                   "application/json"})
+    not_json = await client.post(
+        url, content=b"{nope", headers={"Content-Type": "application/json"}
+    )
     assert not_json.status_code == 422
     bad_user = await client.post(URL.format(user="a b"), json={"type": "start"})
     assert bad_user.status_code == 422
@@ -130,13 +152,19 @@ async def test_bad_events_get_a_clear_error(client: httpx.AsyncClient) -> None:
 
 async def test_without_published_content_the_api_says_so(settings: Settings) -> None:
     application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application),
-                                     base_url="http://jol") as c:
-            response = await c.post(URL.format(user="1"), json={"type": "start"},
-                                    headers={"Authorization": f"Bearer {SERVICE_TOKEN}"})
-            assert response.status_code == 503
-            assert response.json()["error"]["code"] == "content_unavailable"
-            ready = await c.get("/readyz")
-            assert ready.status_code == 503
-            assert ready.json()["checks"]["database"] == "ok"
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://jol"
+        ) as c,
+    ):
+        response = await c.post(
+            URL.format(user="1"),
+            json={"type": "start"},
+            headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+        )
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "content_unavailable"
+        ready = await c.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["database"] == "ok"

@@ -40,13 +40,16 @@ def apply_edits(content_dir: Path, edits: list[dict[str, Any]]) -> None:
                 changed = True
                 continue
             text = path.read_text(encoding="utf-8")
-            new = text.replace(edit["replace"], REPEAT.sub(lambda m: m[1] * int(m[2]),
-                                                           edit["with"]))
+            new = text.replace(
+                edit["replace"], REPEAT.sub(lambda m: m[1] * int(m[2]), edit["with"])
+            )
             changed |= new != text
             path.write_text(new, encoding="utf-8")
         assert changed, f"edit changed nothing in {pattern}: {edit}"
 
 
 def broken_cases() -> list[tuple[str, dict[str, Any]]]:
-    return [(p.stem, yaml.safe_load(p.read_text(encoding="utf-8")))
-            for p in sorted(BROKEN.glob("*.yaml"))]
+    return [
+        (p.stem, yaml.safe_load(p.read_text(encoding="utf-8")))
+        for p in sorted(BROKEN.glob("*.yaml"))
+    ]

@@ -32,15 +32,35 @@ def test_broken_fixture_reports_its_error(tmp_path: Path, name: str, case: dict[
 
 def test_every_error_code_has_a_broken_fixture() -> None:
     found = re.compile(r" (?:error|warning) \[(\w+)\] ")
-    codes = {match[1] for _, case in broken_cases()
-             for line in case["expect"] + case.get("expect_warnings", [])
-             if (match := found.search(line))}
+    codes = {
+        match[1]
+        for _, case in broken_cases()
+        for line in case["expect"] + case.get("expect_warnings", [])
+        if (match := found.search(line))
+    }
     assert codes >= {
-        "yaml_syntax", "schema", "duplicate_id", "duplicate_key", "dangling_reference",
-        "unreachable_node", "cycle_without_exit", "structure_mismatch", "missing_translation",
-        "untranslated", "fallback_missing", "unsourced", "not_reviewed", "stale_review",
-        "text_too_long", "label_too_long", "quiz_bands", "missing_file", "file_name",
-        "unverified_filled", "wrong_language", "unknown_file",
+        "yaml_syntax",
+        "schema",
+        "duplicate_id",
+        "duplicate_key",
+        "dangling_reference",
+        "unreachable_node",
+        "cycle_without_exit",
+        "structure_mismatch",
+        "missing_translation",
+        "untranslated",
+        "fallback_missing",
+        "unsourced",
+        "not_reviewed",
+        "stale_review",
+        "text_too_long",
+        "label_too_long",
+        "quiz_bands",
+        "missing_file",
+        "file_name",
+        "unverified_filled",
+        "wrong_language",
+        "unknown_file",
     }
 
 

@@ -115,8 +115,15 @@ def test_an_old_question_cannot_be_answered_twice(content: Content) -> None:
 def test_forged_and_foreign_button_data_get_a_note_and_the_current_menu(content: Content) -> None:
     d = Dialog(content).start()
     d.click("Continue").click("Not decided")
-    for data in ["n.1.deadbeef.00000000", "n.1", "zzz", "a.1.no-such-article", "l.fr", "g.x",
-                 "n.1.%s.ffffffff" % content.key_by_node[("main", "menu")]]:
+    for data in [
+        "n.1.deadbeef.00000000",
+        "n.1",
+        "zzz",
+        "a.1.no-such-article",
+        "l.fr",
+        "g.x",
+        f"n.1.{content.key_by_node[('main', 'menu')]}.ffffffff",
+    ]:
         d.send(type="button", data=data)
         assert d.replies[0].text == "This menu has changed. Here is the current one.", data
         assert d.replies[-1].text == "Main menu"
@@ -141,8 +148,9 @@ def test_a_button_whose_node_was_removed_is_stale(content: Content) -> None:
     bundle = copy.deepcopy(report.bundle)
     for lang in bundle["languages"].values():
         tree = next(t for t in lang["trees"] if t["id"] == "learn")
-        tree["nodes"][0]["options"] = [o for o in tree["nodes"][0]["options"]
-                                       if o["goto"] != "never-pay"]
+        tree["nodes"][0]["options"] = [
+            o for o in tree["nodes"][0]["options"] if o["goto"] != "never-pay"
+        ]
     newer = compile_bundle(bundle, 2, "newer")
     d.content = newer
     d.send(type="button", data=never_pay)
@@ -190,8 +198,10 @@ def test_article_shows_its_review_date_in_the_users_language(content: Content) -
     d = Dialog(content).start(lang="ru")
     d.click("[ru] Continue").click("[ru] Not decided").click("[ru] Before you go")
     d.click("[ru] Documents")
-    assert d.text == ("**[ru] Documents**\n\n[ru] Check that your passport is valid for the whole "
-                      "trip.\n\nПроверено: 20 ноября 2026\u202fг.")  # CLDR: narrow no-break space
+    assert d.text == (
+        "**[ru] Documents**\n\n[ru] Check that your passport is valid for the whole "
+        "trip.\n\nПроверено: 20 ноября 2026\u202fг."
+    )  # CLDR: narrow no-break space
 
 
 def test_consular_request_from_the_emergency_entry_is_urgent(content: Content) -> None:
@@ -201,8 +211,12 @@ def test_consular_request_from_the_emergency_entry_is_urgent(content: Content) -
     assert d.replies[-1].contact_request == "Share my phone number"
     assert d.state.awaiting == "contact"
     d.send(type="contact", phone="+7 (999) 123-45-67")
-    assert d.effects == [Effect("consular_request", {"phone": "+79991234567", "country": "ru",
-                                                      "lang": "en", "urgent": True})]
+    assert d.effects == [
+        Effect(
+            "consular_request",
+            {"phone": "+79991234567", "country": "ru", "lang": "en", "urgent": True},
+        )
+    ]
     assert d.state.awaiting is None and not d.state.urgent
     assert d.text.startswith("Your request has been passed on.")
     assert all(r.contact_request is None for r in d.replies)  # not asked a second time
@@ -238,7 +252,8 @@ def test_contacts_for_the_destination(content: Content) -> None:
         "Contacts\n2 contacts\n\n"
         "**Embassy in Moscow**\nMoscow\nE-mail: msk.ku.kg@mail.ru\nhttps://kyrgyzembassy.ru\n"
         "(Address and phone not yet verified: check the official website.)\n\n"
-        "**Center for Employment Abroad**\nBishkek\nhttps://migrant.kg")
+        "**Center for Employment Abroad**\nBishkek\nhttps://migrant.kg"
+    )
 
 
 def test_contacts_without_a_destination_say_how_to_choose_one(content: Content) -> None:
@@ -309,9 +324,11 @@ def test_history_is_bounded(content: Content) -> None:
 
 
 def test_button_data_fits_telegram(content: Content) -> None:
-    for ref, node in content.lang("ky").nodes.items():
+    for ref in content.lang("ky").nodes:
+        # A language event redraws the node the user is at: every node gets rendered.
         state = State(lang="ky", node=f"{ref[0]}:{ref[1]}", history=["main:menu"])
-        result = step(content, state, EVENT.validate_python({"type": "command", "name": "back"}))
+        result = step(content, state, EVENT.validate_python({"type": "language", "lang": "ru"}))
+        assert result.state.node == f"{ref[0]}:{ref[1]}"
         for reply in result.replies:
             for row in reply.buttons:
                 for button in row:
@@ -326,7 +343,13 @@ def test_split_text_prefers_paragraphs() -> None:
 
 def test_normalise_language() -> None:
     assert [normalise_language(x) for x in ["ky-KG", "ru_RU", "EN", "fr", "", None]] == [
-        "ky", "ru", "en", None, None, None]
+        "ky",
+        "ru",
+        "en",
+        None,
+        None,
+        None,
+    ]
 
 
 states = st.builds(
@@ -340,25 +363,36 @@ states = st.builds(
     awaiting=st.sampled_from([None, "language", "contact"]),
 )
 events = st.one_of(
-    st.builds(dict, type=st.just("start"), payload=st.one_of(st.none(), st.from_regex(
-        r"^[a-z0-9-]{0,20}$", fullmatch=True)), language_hint=st.one_of(st.none(), st.text(
-            max_size=10))),
+    st.builds(
+        dict,
+        type=st.just("start"),
+        payload=st.one_of(st.none(), st.from_regex(r"^[a-z0-9-]{0,20}$", fullmatch=True)),
+        language_hint=st.one_of(st.none(), st.text(max_size=10)),
+    ),
     st.builds(dict, type=st.just("text"), text=st.text(min_size=1, max_size=300)),
-    st.builds(dict, type=st.just("button"), data=st.one_of(
-        st.text(min_size=1, max_size=64), st.sampled_from(["g.menu", "g.back", "c.cancel"]))),
+    st.builds(
+        dict,
+        type=st.just("button"),
+        data=st.one_of(
+            st.text(min_size=1, max_size=64), st.sampled_from(["g.menu", "g.back", "c.cancel"])
+        ),
+    ),
     st.builds(dict, type=st.just("contact"), phone=st.text(min_size=3, max_size=32)),
     st.builds(dict, type=st.just("language"), lang=st.sampled_from(["ky", "ru", "en"])),
-    st.builds(dict, type=st.just("command"), name=st.sampled_from(
-        ["menu", "back", "language", "help", "emergency"])),
+    st.builds(
+        dict,
+        type=st.just("command"),
+        name=st.sampled_from(["menu", "back", "language", "help", "emergency"]),
+    ),
 )
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(state=states, event=events)
 def test_any_event_in_any_state_gives_replies_and_never_raises(
-        content: Content, state: State, event: dict[str, Any]) -> None:
-    result = step(content, state, EVENT.validate_python(event),
-                  answer=KeywordAnswerer(content))
+    content: Content, state: State, event: dict[str, Any]
+) -> None:
+    result = step(content, state, EVENT.validate_python(event), answer=KeywordAnswerer(content))
     assert result.replies
     assert all(0 < len(r.text) <= 4096 for r in result.replies)
     if result.state.node is not None:
