@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from fastapi import FastAPI
 
 from app.config import Settings, load_settings, normalise_database_url
@@ -20,6 +21,11 @@ from app.db import create_engine, create_sessionmaker
 from app.main import create_app
 from app.migrations import upgrade
 from tests.content.fixtures import GOOD
+
+# CI must be repeatable: the same examples every run (locally Hypothesis explores new ones).
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 SERVICE_TOKEN = "test-service-token-0123456789"
 PG_URL = os.environ.get("TEST_POSTGRES_URL")
