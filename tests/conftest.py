@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from hypothesis import settings as hypothesis_settings
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 
 from app.config import Settings, load_settings, normalise_database_url
 from app.content.model import Content, compile_bundle

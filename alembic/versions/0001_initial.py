@@ -8,8 +8,8 @@ Create Date: 2026-11-25
 from __future__ import annotations
 
 import sqlalchemy as sa
-
 from alembic import op
+
 from app.models.base import UTCDateTime
 
 revision = "0001"

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from app.content.model import Content, LanguageContent
 from app.content.schema import LANGUAGES, ArticleNode, ContactsNode, QuestionNode, VerdictNode
 from app.deps import ContentDep, SettingsDep
+from app.dialogue.frontend import localized_commands
 from app.errors import NotFound, UnknownLanguage
 
 router = APIRouter(prefix="/v1", tags=["content"])
@@ -153,3 +154,10 @@ async def list_contacts(
         content,
         {"lang": lang, "contacts": [c.model_dump(mode="json", exclude_none=True) for c in found]},
     )
+
+
+@router.get("/{lang}/commands", operation_id="list_commands")
+async def list_commands(request: Request, content: ContentDep, lang: LangPath) -> Response:
+    """List the commands a front end offers, described in the language."""
+    _lang(content, lang)
+    return _cached(request, content, {"lang": lang, "commands": localized_commands(lang)})

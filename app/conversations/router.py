@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path
+from fastapi import APIRouter, Body, Depends, Path, Response
 from pydantic import BaseModel
 
-from app.conversations.service import handle_event
+from app.conversations.service import handle_event, set_reachable
 from app.deps import LocksDep, MakerDep, SettingsDep, StoreDep, require_service_token
 from app.dialogue.types import Event
+from app.errors import NotFound
 
 router = APIRouter(
     prefix="/v1/conversations",
@@ -70,3 +71,24 @@ async def post_event(
         content_version=outcome.content_version,
         revision=outcome.revision,
     )
+
+
+class ReachabilityIn(BaseModel):
+    active: bool
+
+
+@router.put(
+    "/{channel}/{user_id}/reachability",
+    operation_id="put_conversation_reachability",
+    status_code=204,
+)
+async def put_reachability(
+    maker: MakerDep,
+    channel: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{1,31}$")],
+    user_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")],
+    body: ReachabilityIn,
+) -> Response:
+    """Record that the channel can (or can no longer) reach the user, e.g. they blocked the bot."""
+    if not await set_reachable(maker=maker, channel=channel, user_id=user_id, active=body.active):
+        raise NotFound(f"no conversation {channel}/{user_id}")
+    return Response(status_code=204)

@@ -120,11 +120,28 @@ async def _load_or_create(session: AsyncSession, channel: str, user_id: str) -> 
 
 
 def _profile_values(effects: list[Effect]) -> dict[str, object]:
-    values: dict[str, object] = {}
+    """Columns the effects change; a user who writes is reachable again."""
+    values: dict[str, object] = {"active": True}
     for effect in effects:
         if effect.kind == "campaign":
             values["campaign"] = effect.data["payload"]
+        elif effect.kind == "subscription":
+            values["subscribed"] = bool(effect.data["subscribed"])
     return values
+
+
+async def set_reachable(
+    *, maker: async_sessionmaker[AsyncSession], channel: str, user_id: str, active: bool
+) -> bool:
+    """Record whether the channel can reach the user; False when the user is unknown."""
+    async with maker() as session:
+        result = await session.execute(
+            update(Conversation)
+            .where(Conversation.channel == channel, Conversation.user_id == user_id)
+            .values(active=active)
+        )
+        await session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def _apply_effects(

@@ -50,6 +50,7 @@ HISTORY_LIMIT = 20
 TEXT_LIMIT = 4096
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,20}$")
 COMMANDS = {
+    "/stop": "stop",
     "/menu": "menu",
     "/back": "back",
     "/language": "language",
@@ -170,6 +171,7 @@ class _Turn:
             self.on_text(event.text)
 
     def on_start(self, event: StartEvent) -> None:
+        self.effects.append(Effect("subscription", {"subscribed": True}))
         if event.payload:
             self.effects.append(Effect("campaign", {"payload": event.payload}))
         if self.state.lang is None:
@@ -226,6 +228,17 @@ class _Turn:
         elif name == "emergency":
             self.state = replace(self.state, urgent=True)
             self.goto(self.menu_ref("emergency"))
+        elif name == "stop":
+            self.effects.append(Effect("subscription", {"subscribed": False}))
+            self.say(
+                self.s.get(
+                    _(
+                        "You will no longer receive news from Jol. The menu and answers still "
+                        "work; send /start to receive news again."
+                    )
+                ),
+                [[Button("☰ " + self.s.get(_("Menu")), data="g.menu")]],
+            )
 
     def on_button(self, data: str) -> None:
         kind, _sep, rest = data.partition(".")

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Lang = Literal["ky", "ru", "en"]
-CommandName = Literal["menu", "back", "language", "help", "emergency"]
+CommandName = Literal["menu", "back", "language", "help", "emergency", "stop"]
 
 
 class _Event(BaseModel):
@@ -91,7 +91,7 @@ class Reply:
 class Effect:
     """Something the engine asks the service to do (the engine itself does no I/O)."""
 
-    kind: Literal["consular_request", "campaign", "profile"]
+    kind: Literal["consular_request", "campaign", "profile", "subscription"]
     data: dict[str, Any]
 
 

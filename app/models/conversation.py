@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Integer, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -26,6 +26,9 @@ class Conversation(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     campaign: Mapped[str | None] = mapped_column(String(64))
     subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
+    # False once the channel reports the user unreachable (blocked the bot); true again when
+    # they write.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 

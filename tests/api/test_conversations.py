@@ -168,3 +168,32 @@ async def test_without_published_content_the_api_says_so(settings: Settings) -> 
         ready = await c.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"] == "ok"
+
+
+async def test_stop_unsubscribes_start_resubscribes_and_blocking_is_recorded(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async def row() -> Conversation:
+        async with app.state.sessionmaker() as session:
+            return (
+                await session.execute(select(Conversation).where(Conversation.user_id == "11"))
+            ).scalar_one()
+
+    await post(client, "11", type="start")
+    await post(client, "11", type="button", data="l.ru")
+    body = await post(client, "11", type="text", text="/stop")
+    assert body["replies"][0]["text"].startswith("Вы больше не будете получать новости от Jol.")
+    assert (await row()).subscribed is False
+    blocked = await client.put(URL.format(user="11")[:-7] + "/reachability", json={"active": False})
+    assert blocked.status_code == 204
+    assert (await row()).active is False
+    await post(client, "11", type="start")  # writing again: reachable and subscribed
+    assert ((await row()).active, (await row()).subscribed) == (True, True)
+    unknown = await client.put(URL.format(user="12")[:-7] + "/reachability", json={"active": False})
+    assert unknown.status_code == 404
+
+
+async def test_commands_are_described_per_language(client: httpx.AsyncClient) -> None:
+    body = (await client.get("/v1/ru/commands")).json()
+    assert body["commands"][0] == {"command": "menu", "description": "Главное меню"}
+    assert [c["command"] for c in body["commands"]] == ["menu", "sos", "language", "help", "stop"]
