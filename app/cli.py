@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from app.config import ConfigError, Settings, load_settings
 
@@ -88,35 +89,66 @@ def cmd_content_load(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
-async def _serve(settings: Settings, *, worker: bool) -> None:
+async def _serve_asgi(asgi_app: Any, host: str, port: int, stop: asyncio.Event) -> None:
+    """Run uvicorn until `stop` is set (or it stops by itself, e.g. on a signal)."""
     import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(asgi_app, host=host, port=port, log_config=None))
+
+    async def watch() -> None:
+        await stop.wait()
+        server.should_exit = True
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        watcher.cancel()
+
+
+async def _serve(settings: Settings, *, worker: bool) -> None:
+    import httpx
 
     from app.db import create_engine, create_sessionmaker
     from app.main import create_app
     from app.worker import run_worker
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host=settings.host, port=settings.port, log_config=None
-        )
-    )
+    api = create_app(settings)
     stop = asyncio.Event()
     tasks = []
     engine = create_engine(settings.resolved_database_url)
     if worker:
         tasks.append(asyncio.create_task(run_worker(create_sessionmaker(engine), settings, stop)))
-    if not settings.telegram_bot_token:
+    if settings.telegram_bot_token:
+        # The process composes the bot with the API; the bot still reaches the backend only
+        # through its HTTP client (here an in-process ASGI transport to the same app).
+        from bot.app import build_application, run_polling
+        from bot.config import load_bot_settings
+
+        bot_settings = load_bot_settings(service_token=settings.service_token)
+        application = build_application(
+            bot_settings,
+            backend_client=lambda: httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=api), base_url="http://jol", timeout=10
+            ),
+        )
+        tasks.append(asyncio.create_task(run_polling(application, stop)))
+    else:
         logging.getLogger("jol").info(
-            "TELEGRAM_BOT_TOKEN is not set: no Telegram bot. Chat in the terminal: jol chat "
-            "--lang ky --url http://%s:%s",
+            "TELEGRAM_BOT_TOKEN is not set: no Telegram bot. Chat in the terminal: "
+            "jol chat --lang ky --url http://%s:%s",
             settings.host,
             settings.port,
         )
     try:
-        await server.serve()
+        await _serve_asgi(api, settings.host, settings.port, stop)
     finally:
         stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                logging.getLogger("jol").error("a component stopped with an error: %r", result)
         await engine.dispose()
 
 
@@ -163,6 +195,49 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> None:
             )
 
 
+async def _bot(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.app import build_application, delete_webhook, run_polling, run_webhook, set_webhook
+    from bot.config import load_bot_settings
+
+    bot_settings = load_bot_settings()
+    if args.action == "set-webhook":
+        await set_webhook(bot_settings, args.url)
+        print(f"webhook set to {args.url} (secret token: {bool(bot_settings.webhook_secret)})")
+        return
+    if args.action == "delete-webhook":
+        await delete_webhook(bot_settings)
+        print("webhook deleted: the bot can poll again")
+        return
+    application = build_application(bot_settings)
+    stop = asyncio.Event()
+    if args.webhook:
+
+        async def serve(asgi_app: Any, stop_event: asyncio.Event) -> None:
+            await _serve_asgi(
+                asgi_app, bot_settings.webhook_host, bot_settings.webhook_port, stop_event
+            )
+
+        await run_webhook(application, bot_settings, stop, serve)
+    else:
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_polling(application, stop)
+
+
+def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
+    from app.config import ConfigError
+
+    try:
+        asyncio.run(_bot(settings, args))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     asyncio.run(_chat(settings, args))
     return 0
@@ -195,6 +270,18 @@ def build_parser() -> argparse.ArgumentParser:
     schema = content.add_parser("schema", help="write the JSON Schemas of the content files")
     schema.add_argument("--out", help="folder (default: content/schema)")
     schema.set_defaults(func=cmd_content_schema)
+
+    bot = sub.add_parser("bot", help="run the Telegram bot alone (polling, or --webhook)")
+    bot.add_argument(
+        "action", nargs="?", choices=["run", "set-webhook", "delete-webhook"], default="run"
+    )
+    bot.add_argument("url", nargs="?", help="with set-webhook: the public HTTPS base URL")
+    bot.add_argument(
+        "--webhook",
+        action="store_true",
+        help="serve /telegram/webhook on JOL_BOT_HOST:JOL_BOT_PORT",
+    )
+    bot.set_defaults(func=cmd_bot)
 
     chat = sub.add_parser("chat", help="chat in the terminal, as a user would in Telegram")
     chat.add_argument("--lang", choices=["ky", "ru", "en"], default="ky")
