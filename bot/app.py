@@ -132,11 +132,25 @@ async def register_commands(
         log.warning("commands not registered (the bot works without them): %s", exc)
 
 
+async def _initialise(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    # PTB calls post_init/post_shutdown only in its own run_polling(); we run the pieces
+    # ourselves (beside uvicorn, in one event loop), so we call them too.
+    await application.initialize()
+    if application.post_init is not None:
+        await application.post_init(application)
+
+
+async def _shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    await application.shutdown()
+    if application.post_shutdown is not None:
+        await application.post_shutdown(application)
+
+
 async def run_polling(
     application: Application[Any, Any, Any, Any, Any, Any], stop: asyncio.Event
 ) -> None:
     """Long polling until `stop` is set (the default mode)."""
-    await application.initialize()
+    await _initialise(application)
     try:
         await application.start()
         assert application.updater is not None
@@ -145,7 +159,7 @@ async def run_polling(
         await application.updater.stop()
         await application.stop()
     finally:
-        await application.shutdown()
+        await _shutdown(application)
 
 
 def webhook_app(
@@ -179,13 +193,13 @@ async def run_webhook(
     serve: Callable[[Starlette, asyncio.Event], Awaitable[None]],
 ) -> None:
     """Serve the webhook endpoint (behind the operator's HTTPS proxy) until `stop` is set."""
-    await application.initialize()
+    await _initialise(application)
     try:
         await application.start()
         await serve(webhook_app(application, settings.webhook_secret), stop)
         await application.stop()
     finally:
-        await application.shutdown()
+        await _shutdown(application)
 
 
 async def set_webhook(settings: BotSettings, url: str) -> None:

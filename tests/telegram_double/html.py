@@ -332,13 +332,11 @@ def parse_text(
     """The text Telegram would store for `text` sent with `parse_mode` (or explicit entities).
 
     HTML is parsed and validated; Markdown and MarkdownV2 are *not* parsed (the text is kept
-    as-is and its length counted as-is). An unknown parse_mode raises `HtmlParseError`.
+    as-is and its length counted as-is), and so is an unknown parse_mode (the spec validator
+    reports that separately).
     """
     if entities is not None or not parse_mode:
         return ParsedText(text, list(entities or []))
-    mode = PARSE_MODES.get(parse_mode.lower())
-    if mode is None:
-        raise HtmlParseError(f"Unsupported parse_mode {parse_mode!r}")
-    if mode == "HTML":
+    if PARSE_MODES.get(parse_mode.lower()) == "HTML":
         return parse_html(text, strict_gt=strict_gt)
     return ParsedText(text, [])

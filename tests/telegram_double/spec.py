@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .html import HtmlParseError, parse_text
+from .html import PARSE_MODES, HtmlParseError, parse_text
 
 SPEC_ENV = "TELEGRAM_BOT_API_SPEC"
 BUNDLED_SPEC = Path(__file__).with_name("botapi") / "api.json"
@@ -60,8 +60,8 @@ _LENGTH = re.compile(r"(\d+)\s*-\s*(\d+)\s+(characters?|bytes?)", re.IGNORECASE)
 _DISCRIMINATOR = re.compile(r"(?:always|must be)\s+\"?([a-z_]+)\"?")
 _INT = re.compile(r"-?[0-9]+")
 _FLOAT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
-_USERNAME_CHAT = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,}")
-_COMMAND = re.compile(r"[a-z0-9_]{1,32}")
+_STRING_CHAT_ID = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,}|-?[0-9]+")
+_COMMAND_CHARS = re.compile(r"[a-z0-9_]*")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
@@ -104,7 +104,7 @@ def _describe(value: Any) -> str:
 
 
 def spec_path() -> Path:
-    """The api.json to use: $TELEGRAM_BOT_API_SPEC, else the copy bundled here, else /work/shared."""
+    """The api.json: $TELEGRAM_BOT_API_SPEC, else the copy bundled here, else /work/shared."""
     env = os.environ.get(SPEC_ENV)
     if env:
         return Path(env)
@@ -208,7 +208,9 @@ class Spec:
         for name, f in fields.items():
             if f["required"] and name not in merged:
                 issues.append(Issue(name, f"parameter {name} is required"))
-        referenced = set(re.findall(r"attach://([^\s\"',]+)", json.dumps(params, default=repr)))
+        referenced = set(
+            re.findall(r"attach://([A-Za-z0-9_.-]+)", json.dumps(params, default=repr))
+        )
         for name in files:
             if name not in referenced:
                 issues.append(Issue(name, "file part is neither a parameter nor attach://-ed"))
@@ -236,7 +238,7 @@ class Spec:
             if not issues:
                 return result, []
             candidates.append((result, issues))
-        if all(len(c[1]) == 1 and c[1][0].message.startswith("expected ") for c in candidates):
+        if all(_is_mismatch(c[1], path) for c in candidates):
             return value, [Issue(path, f"expected {' or '.join(types)}, got {_describe(value)}")]
         return min(candidates, key=lambda c: len(c[1]))
 
@@ -249,7 +251,9 @@ class Spec:
                 try:
                     value = json.loads(value)
                 except ValueError:
-                    return value, [Issue(path, f"expected a JSON-serialized {type_expr}")]
+                    return value, [
+                        Issue(path, f"can't parse JSON (expected a JSON-serialized {type_expr})")
+                    ]
             if not isinstance(value, list):
                 return value, [Issue(path, f"expected {type_expr}, got {_describe(value)}")]
             out: list[Any] = []
@@ -267,7 +271,9 @@ class Spec:
             try:
                 value = json.loads(value)
             except ValueError:
-                return value, [Issue(path, f"expected a JSON-serialized {type_expr}")]
+                return value, [
+                    Issue(path, f"can't parse JSON (expected a JSON-serialized {type_expr})")
+                ]
         return value, self._check_object(value, type_expr, path)
 
     @staticmethod
@@ -355,7 +361,7 @@ class Spec:
                 return []
             results.append(issues)
         best = min(results, key=len)
-        if all(len(r) == 1 and r[0].message.startswith("expected ") for r in results):
+        if all(_is_mismatch(r, path) for r in results):
             return [Issue(path, f"expected {type_name}, got {_describe(value)}")]
         return best
 
@@ -370,8 +376,13 @@ class Spec:
             path = f"{prefix}{name}"
             text = value
             if limit.after_parsing:
-                mode_field = "parse_mode" if name in ("text", "caption") else f"{name}_parse_mode"
-                entities_field = "entities" if name == "text" else f"{name}_entities"
+                fields = self.fields(owner)
+                mode_field = f"{name}_parse_mode"
+                if mode_field not in fields:
+                    mode_field = "parse_mode"
+                entities_field = f"{name}_entities"
+                if entities_field not in fields:
+                    entities_field = "entities"
                 try:
                     text = parse_text(
                         value,
@@ -391,8 +402,7 @@ class Spec:
                 issues.append(
                     Issue(
                         path,
-                        f"{name} must be {limit.low}-{limit.high} {limit.unit}{note}, "
-                        f"got {size}",
+                        f"{name} must be {limit.low}-{limit.high} {limit.unit}{note}, got {size}",
                     )
                 )
         return issues
@@ -400,15 +410,15 @@ class Spec:
     def _prose_checks(self, method: str, params: dict[str, Any]) -> list[Issue]:
         issues: list[Issue] = []
         for key, value in params.items():
-            if key == "parse_mode" or key.endswith("_parse_mode"):
-                if isinstance(value, str) and value.lower() not in ("html", "markdown", "markdownv2"):
-                    issues.append(Issue(key, f"unsupported parse_mode {value!r}"))
-            if key == "chat_id" and isinstance(value, str) and not _USERNAME_CHAT.fullmatch(value):
-                issues.append(Issue(key, f"chat_id must be an Integer or '@username', got {value!r}"))
+            is_mode = key == "parse_mode" or key.endswith("_parse_mode")
+            if is_mode and isinstance(value, str) and value.lower() not in PARSE_MODES:
+                issues.append(Issue(key, f"unsupported parse_mode {value!r}"))
+            if key == "chat_id" and isinstance(value, str) and not _STRING_CHAT_ID.fullmatch(value):
+                issues.append(
+                    Issue(key, f"chat_id must be an Integer or '@username', got {value!r}")
+                )
         if method == "sendChatAction" and params.get("action") not in CHAT_ACTIONS:
-            issues.append(
-                Issue("action", f"unknown chat action {params.get('action')!r}")
-            )
+            issues.append(Issue("action", f"unknown chat action {params.get('action')!r}"))
         if method == "setMyCommands" and len(params.get("commands", [])) > 100:
             issues.append(Issue("commands", "at most 100 commands can be specified"))
         if method in ("setMyCommands", "getMyCommands", "deleteMyCommands"):
@@ -417,13 +427,12 @@ class Spec:
                 issues.append(
                     Issue("language_code", f"must be a two-letter ISO 639-1 code, got {code!r}")
                 )
-        if method == "setWebhook" and "secret_token" in params:
-            if not _SECRET.fullmatch(params["secret_token"]):
+        if method == "setWebhook":
+            if not _SECRET.fullmatch(params.get("secret_token", "x")):
                 issues.append(
                     Issue("secret_token", "1-256 characters of A-Z, a-z, 0-9, _ and - only")
                 )
-        if method == "setWebhook" and "max_connections" in params:
-            if not 1 <= params["max_connections"] <= 100:
+            if not 1 <= params.get("max_connections", 40) <= 100:
                 issues.append(Issue("max_connections", "must be 1-100"))
         if method.startswith("editMessage") or method == "stopMessageLiveLocation":
             fields = self.fields(method)
@@ -440,6 +449,13 @@ class Spec:
         if method == "editMessageText" and "text" not in params and "rich_message" not in params:
             issues.append(Issue("text", "text is required if rich_message isn't specified"))
         return issues
+
+
+def _is_mismatch(issues: list[Issue], path: str) -> bool:
+    """True when `issues` just say the value at `path` itself has the wrong type."""
+    return (
+        len(issues) == 1 and issues[0].field == path and issues[0].message.startswith("expected ")
+    )
 
 
 def _must_be_true(value: dict[str, Any], path: str, key: str) -> list[Issue]:
@@ -472,11 +488,11 @@ def _check_keyboard_button(value: dict[str, Any], path: str) -> list[Issue]:
 
 def _check_bot_command(value: dict[str, Any], path: str) -> list[Issue]:
     command = value.get("command", "")
-    if not _COMMAND.fullmatch(command):
+    if not _COMMAND_CHARS.fullmatch(command):
         return [
             Issue(
                 f"{path}.command",
-                f"command must be 1-32 of lowercase English letters, digits and _, got {command!r}",
+                f"command can contain only lowercase English letters, digits and _: {command!r}",
             )
         ]
     return []
