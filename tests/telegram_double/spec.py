@@ -24,8 +24,7 @@ from typing import Any
 from .html import PARSE_MODES, HtmlParseError, parse_text
 
 SPEC_ENV = "TELEGRAM_BOT_API_SPEC"
-BUNDLED_SPEC = Path(__file__).with_name("botapi") / "api.json"
-SHARED_SPEC = Path("/work/shared/telegram-bot-api/api.json")
+SHARED_SPEC = Path(__file__).resolve().parents[3] / "shared" / "telegram-bot-api" / "api.json"
 
 PRIMITIVES = frozenset({"Integer", "Float", "String", "Boolean", "InputFile"})
 CHAT_ACTIONS = frozenset(
@@ -104,11 +103,14 @@ def _describe(value: Any) -> str:
 
 
 def spec_path() -> Path:
-    """The api.json: $TELEGRAM_BOT_API_SPEC, else the copy bundled here, else /work/shared."""
-    env = os.environ.get(SPEC_ENV)
-    if env:
-        return Path(env)
-    return BUNDLED_SPEC if BUNDLED_SPEC.exists() else SHARED_SPEC
+    """The official spec: $TELEGRAM_BOT_API_SPEC, else ../shared beside the project (as in CI)."""
+    path = Path(os.environ.get(SPEC_ENV) or SHARED_SPEC)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"the Bot API spec is not at {path}: set {SPEC_ENV} to an api.json "
+            "(the project expects ../shared/telegram-bot-api/api.json)"
+        )
+    return path
 
 
 @cache
