@@ -446,7 +446,8 @@ class _Turn:
     # -- rendering -------------------------------------------------------------------------------
 
     def nav_row(self, ref: NodeRef) -> list[Button]:
-        """Back, Menu and "I need help now", except where the node itself already offers one."""
+        """Back, Menu and "I need help now", except where the node itself already offers one
+        (an option to the main menu, or into the emergency tree)."""
         main = self.menu_ref("main")
         node = self.lc.nodes[ref]
         targets = {
@@ -458,7 +459,8 @@ class _Turn:
             row.append(Button("⬅ " + self.s.get(_("Back")), data="g.back"))
         if ref != main and main not in targets:
             row.append(Button("☰ " + self.s.get(_("Menu")), data="g.menu"))
-        if ref[0] != self.menu_ref("emergency")[0]:
+        emergency_tree = self.menu_ref("emergency")[0]
+        if ref[0] != emergency_tree and not any(t and t[0] == emergency_tree for t in targets):
             row.append(Button("🆘 " + self.s.get(_("I need help now")), data="g.sos"))
         return row
 

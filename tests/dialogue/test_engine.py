@@ -398,3 +398,11 @@ def test_any_event_in_any_state_gives_replies_and_never_raises(
     if result.state.node is not None:
         tree, _, node = result.state.node.partition(":")
         assert (tree, node) in content.lang(result.state.lang).nodes
+
+
+def test_no_duplicate_help_now_button_when_the_node_leads_to_the_emergency_tree(
+    content: Content,
+) -> None:
+    d = _quiz(content, ["No", "No"])  # the verdict offers "I am in trouble" -> sos:start
+    labels = [b.label for r in d.replies for row in r.buttons for b in row]
+    assert "I am in trouble" in labels and "🆘 I need help now" not in labels
