@@ -152,6 +152,60 @@ async def _serve(settings: Settings, *, worker: bool) -> None:
         await engine.dispose()
 
 
+async def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from app.admin.audit import audit
+    from app.admin.keys import InvalidKeyRequest, create_key, list_keys, revoke_key
+    from app.db import create_engine, create_sessionmaker
+
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            if args.keys == "create":
+                countries = [c.strip() for c in (args.countries or "").split(",") if c.strip()]
+                try:
+                    key, plain = await create_key(
+                        session, name=args.name, role=args.role, countries=countries, days=args.days
+                    )
+                except InvalidKeyRequest as exc:
+                    print(exc.message, file=sys.stderr)
+                    return 2
+                audit(
+                    session,
+                    actor="cli",
+                    action="key.created",
+                    target=f"key:{key.id}",
+                    role=key.role,
+                    countries=key.countries,
+                )
+                await session.commit()
+                print(
+                    f"key {key.id} ({key.role}, {','.join(key.countries) or 'all'}) "
+                    f"expires {key.expires_at:%Y-%m-%d}. Shown once, keep it safe:"
+                )
+                print(plain)
+            elif args.keys == "list":
+                for key in await list_keys(session):
+                    state = "revoked" if key.revoked_at else f"expires {key.expires_at:%Y-%m-%d}"
+                    print(
+                        f"{key.id}\t{key.role}\t{','.join(key.countries) or '-'}\t"
+                        f"{key.name}\t{state}"
+                    )
+            elif args.keys == "revoke":
+                if not await revoke_key(session, args.id):
+                    print(f"no active key {args.id}", file=sys.stderr)
+                    return 1
+                audit(session, actor="cli", action="key.revoked", target=f"key:{args.id}")
+                await session.commit()
+                print(f"key {args.id} revoked")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_keys(settings, args))
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     asyncio.run(_serve(settings, worker=not args.no_worker))
     return 0
@@ -270,6 +324,20 @@ def build_parser() -> argparse.ArgumentParser:
     schema = content.add_parser("schema", help="write the JSON Schemas of the content files")
     schema.add_argument("--out", help="folder (default: content/schema)")
     schema.set_defaults(func=cmd_content_schema)
+
+    keys = sub.add_parser("keys", help="staff API keys").add_subparsers(dest="keys", required=True)
+    create = keys.add_parser("create", help="create a key (shown once)")
+    create.add_argument(
+        "--role", required=True, choices=["admin", "editor", "campaign", "consular"]
+    )
+    create.add_argument("--name", required=True, help="who holds it, e.g. 'Consul, Moscow'")
+    create.add_argument("--countries", help="consular keys: destinations served, e.g. ru,by")
+    create.add_argument("--days", type=int, default=90, help="lifetime (default 90)")
+    create.set_defaults(func=cmd_keys)
+    keys.add_parser("list", help="list keys").set_defaults(func=cmd_keys)
+    revoke = keys.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=cmd_keys)
 
     bot = sub.add_parser("bot", help="run the Telegram bot alone (polling, or --webhook)")
     bot.add_argument(

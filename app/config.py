@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     review_max_age_days: int = Field(365, ge=1, alias="JOL_REVIEW_MAX_AGE_DAYS")
     state_retention_days: int = Field(180, ge=1, alias="JOL_STATE_RETENTION_DAYS")
     content_refresh_seconds: float = Field(2.0, ge=0, alias="JOL_CONTENT_REFRESH_SECONDS")
+    staff_chat_id: str | None = Field(
+        None, alias="JOL_STAFF_CHAT_ID", pattern=r"^(-?[0-9]{1,20}|@[A-Za-z0-9_]{5,32})$"
+    )
+    consular_retention_days: int = Field(30, ge=1, alias="JOL_CONSULAR_RETENTION_DAYS")
+    outbox_interval_seconds: float = Field(2.0, gt=0, alias="JOL_OUTBOX_INTERVAL_SECONDS")
 
     @field_validator("telegram_api_base_url")
     @classmethod

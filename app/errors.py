@@ -32,6 +32,11 @@ class Unauthorized(JolError):
     code = "unauthorized"
 
 
+class Forbidden(JolError):
+    status_code = 403
+    code = "forbidden"
+
+
 class Conflict(JolError):
     status_code = 409
     code = "conflict"

@@ -1,6 +1,8 @@
-"""The background worker: periodic jobs. Today: forgetting idle dialogue state.
+"""The background worker: the outbox (messages the backend sends to Telegram) every few seconds,
+and hourly jobs: forgetting idle dialogue state, redacting closed consular requests.
 
-Later jobs (broadcasts, redaction of closed consular requests) join the same loop.
+Delivery is at least once: a message is marked sent after Telegram accepted it, so a crash in
+between sends it again rather than losing it.
 """
 
 from __future__ import annotations
@@ -10,15 +12,20 @@ import contextlib
 import datetime as dt
 import logging
 
-from sqlalchemy import String, cast, update
+import httpx
+from sqlalchemy import String, cast, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.models import Conversation
+from app.consular.service import redact_closed
+from app.models import Conversation, OutboundMessage
 from app.models.base import utcnow
+from app.telegram.client import BotApiClient
 
 log = logging.getLogger(__name__)
-INTERVAL_SECONDS = 3600
+JOBS_INTERVAL_SECONDS = 3600
+OUTBOX_BATCH = 20
+MAX_ATTEMPTS = 8
 
 
 async def clear_idle_state(
@@ -43,19 +50,84 @@ async def run_jobs_once(
 ) -> dict[str, int]:
     async with maker() as session:
         cleared = await clear_idle_state(session, retention_days=settings.state_retention_days)
+        redacted = await redact_closed(session, retention_days=settings.consular_retention_days)
         await session.commit()
-    return {"idle_states_cleared": cleared}
+    return {"idle_states_cleared": cleared, "consular_requests_redacted": redacted}
+
+
+async def send_outbox_once(
+    maker: async_sessionmaker[AsyncSession], bot: BotApiClient, now: dt.datetime | None = None
+) -> dict[str, int]:
+    """Send what is due; several workers may run (PostgreSQL: each takes other rows)."""
+    counts = {"sent": 0, "failed": 0, "retry": 0}
+    async with maker() as session:
+        query = (
+            select(OutboundMessage)
+            .where(
+                OutboundMessage.status == "pending",
+                OutboundMessage.channel == "telegram",
+                OutboundMessage.not_before <= (now or utcnow()),
+            )
+            .order_by(OutboundMessage.id)
+            .limit(OUTBOX_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        for message in (await session.execute(query)).scalars().all():
+            result = await bot.send_markup(message.chat_id, message.text, message.buttons)
+            message.attempts += 1
+            if result.ok:
+                message.status, message.sent_at = "sent", utcnow()
+                counts["sent"] += 1
+            elif result.final or message.attempts >= MAX_ATTEMPTS:
+                message.status, message.last_error = "failed", result.error
+                counts["failed"] += 1
+                if result.final and "blocked" in (result.error or "").lower():
+                    await session.execute(
+                        update(Conversation)
+                        .where(
+                            Conversation.channel == message.channel,
+                            Conversation.user_id == message.chat_id,
+                        )
+                        .values(active=False)
+                    )
+            else:
+                wait = result.retry_after or min(2.0**message.attempts, 300.0)
+                message.not_before = utcnow() + dt.timedelta(seconds=wait)
+                message.last_error = result.error
+                counts["retry"] += 1
+        await session.commit()
+    return counts
 
 
 async def run_worker(
     maker: async_sessionmaker[AsyncSession], settings: Settings, stop: asyncio.Event
 ) -> None:
-    """Run the jobs every hour until `stop` is set; a failing job is logged, never fatal."""
-    while not stop.is_set():
-        try:
-            counts = await run_jobs_once(maker, settings)
-            log.info("worker jobs done: %s", counts)
-        except Exception:
-            log.exception("worker jobs failed; retrying at the next interval")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=INTERVAL_SECONDS)
+    """Run until `stop` is set; a failing job is logged, never fatal."""
+
+    async def jobs() -> None:
+        while not stop.is_set():
+            try:
+                log.info("worker jobs done: %s", await run_jobs_once(maker, settings))
+            except Exception:
+                log.exception("worker jobs failed; retrying at the next interval")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=JOBS_INTERVAL_SECONDS)
+
+    async def outbox(client: httpx.AsyncClient, token: str) -> None:
+        bot = BotApiClient(client, base_url=settings.telegram_api_base_url, token=token)
+        while not stop.is_set():
+            try:
+                counts = await send_outbox_once(maker, bot)
+                if any(counts.values()):
+                    log.info("outbox: %s", counts)
+            except Exception:
+                log.exception("outbox round failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.outbox_interval_seconds)
+
+    if not settings.telegram_bot_token:
+        log.warning("TELEGRAM_BOT_TOKEN is not set: staff replies wait in the outbox")
+        await jobs()
+        return
+    async with httpx.AsyncClient(timeout=15) as client:
+        await asyncio.gather(jobs(), outbox(client, settings.telegram_bot_token))

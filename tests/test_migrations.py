@@ -36,6 +36,10 @@ def test_upgrade_from_empty_matches_the_models(empty_database_url: str) -> None:
         "content_versions",
         "conversations",
         "consular_requests",
+        "consular_messages",
+        "outbound_messages",
+        "admin_keys",
+        "audit_log",
     }
 
 

@@ -61,6 +61,7 @@ async def post_event(
         user_id=user_id,
         event=event,
         default_lang=settings.default_language,
+        staff_chat_id=settings.staff_chat_id,
     )
     replies: list[dict[str, Any]] = [r.to_dict() for r in outcome.replies]
     return EventResult(

@@ -18,11 +18,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.consular import service as consular
 from app.content.service import ContentStore
-from app.dialogue.engine import step
+from app.dialogue.consular import RequestInfo
+from app.dialogue.engine import needs_requests, step
 from app.dialogue.types import Effect, Event, Reply, State
 from app.errors import Conflict
-from app.models import ConsularRequest, Conversation
+from app.models import Conversation
 from app.models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ async def handle_event(
     user_id: str,
     event: Event,
     default_lang: str,
+    staff_chat_id: str | None = None,
 ) -> EventOutcome:
     """Process `event` for the user; the state is stored before the replies are returned."""
     content = await store.current()
@@ -76,7 +79,22 @@ async def handle_event(
                 # Read before the UPDATE: an ORM update synchronises the loaded object.
                 revision = conversation.revision
                 state = State.from_dict(conversation.state)
-                result = step(content, state, event, answer=answerer, default_lang=default_lang)
+                requests: list[RequestInfo] = []
+                if needs_requests(state, event):
+                    rows = await consular.open_requests(session, channel=channel, user_id=user_id)
+                    requests = [RequestInfo(r.id, r.status, r.country) for r in rows]
+                result = step(
+                    content,
+                    state,
+                    event,
+                    answer=answerer,
+                    default_lang=default_lang,
+                    requests=requests,
+                )
+                if any(effect.kind == "forget" for effect in result.effects):
+                    await consular.forget_user(session, channel=channel, user_id=user_id)
+                    await session.commit()
+                    return EventOutcome(result.replies, result.state, content.version, 0)
                 values = _profile_values(result.effects)
                 written = await session.execute(
                     update(Conversation)
@@ -94,7 +112,7 @@ async def handle_event(
                     await session.rollback()
                     await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                     continue
-                await _apply_effects(session, channel, user_id, result.effects)
+                await _apply_effects(session, channel, user_id, result.effects, staff_chat_id)
                 await session.commit()
                 return EventOutcome(result.replies, result.state, content.version, revision + 1)
     raise Conflict("too many concurrent events for this user; try again")
@@ -145,23 +163,36 @@ async def set_reachable(
 
 
 async def _apply_effects(
-    session: AsyncSession, channel: str, user_id: str, effects: list[Effect]
+    session: AsyncSession,
+    channel: str,
+    user_id: str,
+    effects: list[Effect],
+    staff_chat_id: str | None,
 ) -> None:
     for effect in effects:
         if effect.kind == "consular_request":
-            session.add(
-                ConsularRequest(
-                    channel=channel,
-                    user_id=user_id,
-                    country=effect.data["country"],
-                    lang=effect.data["lang"],
-                    phone=effect.data["phone"],
-                    urgent=bool(effect.data["urgent"]),
-                )
+            request = await consular.file_request(
+                session,
+                channel=channel,
+                user_id=user_id,
+                data=effect.data,
+                staff_chat_id=staff_chat_id,
             )
             log.info(
-                "consular request filed (channel=%s, country=%s, urgent=%s)",
-                channel,
-                effect.data["country"],
-                effect.data["urgent"],
+                "consular request %d filed (country=%s, urgent=%s)",
+                request.id,
+                request.country,
+                request.urgent,
+            )
+        elif effect.kind == "consular_cancel":
+            await consular.cancel_by_user(
+                session, channel=channel, user_id=user_id, request_id=int(effect.data["id"])
+            )
+        elif effect.kind == "consular_message":
+            await consular.message_from_user(
+                session,
+                channel=channel,
+                user_id=user_id,
+                request_id=int(effect.data["id"]),
+                text=str(effect.data["text"]),
             )

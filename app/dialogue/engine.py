@@ -30,6 +30,7 @@ from app.content.schema import (
     QuestionNode,
     VerdictNode,
 )
+from app.dialogue.consular import ConsularFlow, RequestInfo
 from app.dialogue.types import (
     Button,
     ButtonEvent,
@@ -48,8 +49,9 @@ from app.i18n import Strings, _, strings
 
 HISTORY_LIMIT = 20
 TEXT_LIMIT = 4096
-PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,20}$")
 COMMANDS = {
+    "/request": "requests",
+    "/forget": "forget",
     "/stop": "stop",
     "/menu": "menu",
     "/back": "back",
@@ -78,10 +80,15 @@ def step(
     *,
     answer: Answerer | None = None,
     default_lang: str = "ky",
+    requests: Sequence[RequestInfo] = (),
 ) -> StepResult:
-    """Run one event through the dialogue. Never raises for any event or state."""
+    """Run one event through the dialogue. Never raises for any event or state.
+
+    `requests` are the user's open consular requests, looked up by the service for the events
+    that need them (`needs_requests`).
+    """
     state = _sane(content, state)
-    turn = _Turn(content, state, default_lang, answer)
+    turn = _Turn(content, state, default_lang, answer, requests)
     turn.handle(event)
     return StepResult(replies=turn.replies, state=turn.state, effects=turn.effects)
 
@@ -114,10 +121,25 @@ def normalise_language(hint: str | None) -> str | None:
     return code if code in LANGUAGES else None
 
 
-class _Turn:
+def needs_requests(state: State, event: Event) -> bool:
+    """Whether the engine needs the user's open requests for this event."""
+    if isinstance(event, CommandEvent):
+        return event.name == "requests"
+    if isinstance(event, ButtonEvent):
+        return event.data.startswith(("q.", "r."))
+    return isinstance(event, TextEvent) and state.reply_to is not None
+
+
+class _Turn(ConsularFlow):
     def __init__(
-        self, content: Content, state: State, default_lang: str, answer: Answerer | None
+        self,
+        content: Content,
+        state: State,
+        default_lang: str,
+        answer: Answerer | None,
+        requests: Sequence[RequestInfo] = (),
     ) -> None:
+        self.requests = requests
         self.content = content
         self.state = state
         self.default_lang = default_lang
@@ -145,6 +167,13 @@ class _Turn:
             self.replies.append(Reply(text=chunk))
         last = self.replies[-1]
         self.replies[-1] = Reply(last.text, buttons or [], contact_request)
+
+    def say_in(self, lang: str, message: str) -> None:
+        self.say(strings(lang).get(message))
+
+    @staticmethod
+    def ref_of(key: str) -> NodeRef:
+        return _ref(key)
 
     def menu_ref(self, name: str) -> NodeRef:
         resolved = self.lc.resolve(getattr(self.lc.menu, name))
@@ -216,8 +245,13 @@ class _Turn:
             self.show_current()
 
     def on_command(self, name: str) -> None:
-        self.state = replace(self.state, awaiting=None)
-        if name == "menu":
+        # A command leaves whatever was half done (a form, an answer to the consulate).
+        self.state = replace(self.state, awaiting=None, form=None, reply_to=None)
+        if name == "requests":
+            self.show_requests()
+        elif name == "forget":
+            self.ask_forget()
+        elif name == "menu":
             self.goto(self.menu_ref("main"), push=False, reset=True)
         elif name == "back":
             self.back()
@@ -241,33 +275,51 @@ class _Turn:
             )
 
     def on_button(self, data: str) -> None:
+        """Dispatch on the kind of button (see the module docstring); unknown data is stale."""
         kind, _sep, rest = data.partition(".")
-        if kind == "g":
-            command = {
-                "menu": "menu",
-                "back": "back",
-                "help": "help",
-                "sos": "emergency",
-                "lang": "language",
-            }.get(rest)
-            if command:
-                self.on_command(command)
-                return
-        elif kind == "l" and rest in self.content.languages:
-            self.on_language(rest)
-            return
-        elif kind == "c" and rest == "cancel":
-            self.state = replace(self.state, awaiting=None)
-            self.after_action(self.s.get(_("Cancelled. Nothing was sent.")))
-            return
-        elif kind == "a":
-            _version, _sep, article_id = rest.partition(".")
-            if article_id in self.lc.articles:
-                self.show_article_answer(article_id)
-                return
-        elif kind == "n" and self.on_node_button(rest):
-            return
-        self.stale()
+        handlers: dict[str, Callable[[], bool]] = {
+            "g": lambda: self.on_global_button(rest),
+            "l": lambda: self.on_language_button(rest),
+            "c": lambda: rest == "cancel" and self.cancel_form(),
+            "fc": lambda: self.on_form_button(kind, rest),
+            "fk": lambda: self.on_form_button(kind, rest),
+            "fs": lambda: self.on_form_button(kind, rest),
+            "fy": lambda: self.on_form_button(kind, rest),
+            "q": lambda: self.on_request_button(kind, rest),
+            "r": lambda: self.on_request_button(kind, rest),
+            "x": lambda: self.on_forget_button(rest),
+            "a": lambda: self.on_article_button(rest),
+            "n": lambda: self.on_node_button(rest),
+        }
+        handler = handlers.get(kind)
+        if handler is None or not handler():
+            self.stale()
+
+    def on_global_button(self, rest: str) -> bool:
+        names = {
+            "menu": "menu",
+            "back": "back",
+            "help": "help",
+            "sos": "emergency",
+            "lang": "language",
+        }
+        if rest not in names:
+            return False
+        self.on_command(names[rest])
+        return True
+
+    def on_language_button(self, lang: str) -> bool:
+        if lang not in self.content.languages:
+            return False
+        self.on_language(lang)
+        return True
+
+    def on_article_button(self, rest: str) -> bool:
+        _version, _sep, article_id = rest.partition(".")
+        if article_id not in self.lc.articles:
+            return False
+        self.show_article_answer(article_id)
+        return True
 
     def on_node_button(self, rest: str) -> bool:
         parts = rest.split(".")
@@ -311,54 +363,13 @@ class _Turn:
         self.show_current()
 
     def on_contact(self, phone: str, *, own: bool) -> None:
-        if self.state.awaiting != "contact":
-            self.say(
-                self.s.get(_("Thank you, but I did not ask for a phone number. Nothing was saved."))
-            )
-            self.show_current()
+        if self.state.form is not None:
+            self.on_form_contact(phone, own=own)
             return
-        if not own:
-            self.say(
-                self.s.get(_("Please share your own number, with the button below.")),
-                contact_request=self.s.get(_("Share my phone number")),
-                buttons=[[Button(self.s.get(_("Cancel")), data="c.cancel")]],
-            )
-            return
-        self.file_request(phone)
-
-    def file_request(self, phone: str) -> None:
-        digits = re.sub(r"[^0-9+]", "", phone)
-        self.effects.append(
-            Effect(
-                "consular_request",
-                {
-                    "phone": digits,
-                    "country": self.state.country,
-                    "lang": self.lc.lang,
-                    "urgent": self.state.urgent,
-                },
-            )
+        self.say(
+            self.s.get(_("Thank you, but I did not ask for a phone number. Nothing was saved."))
         )
-        self.state = replace(self.state, awaiting=None, urgent=False)
-        self.after_action(
-            self.s.get(
-                _(
-                    "Your request has been passed on. Consular staff will "
-                    "contact you. If you are in danger now, call the local "
-                    "police."
-                )
-            )
-        )
-
-    def after_action(self, text: str) -> None:
-        """Close an action node: its options, without asking for the phone number again."""
-        ref = _ref(self.state.node) if self.state.node else None
-        node = self.lc.nodes.get(ref) if ref else None
-        if ref is not None and isinstance(node, ActionNode):
-            self.say(text, [*self.option_buttons(ref, node.options), self.nav_row(ref)])
-        else:
-            self.say(text)
-            self.show_current()
+        self.show_current()
 
     def on_text(self, text: str) -> None:
         stripped = text.strip()
@@ -369,21 +380,11 @@ class _Turn:
         if stripped.lower().startswith("/start"):
             self.on_start(StartEvent(type="start"))
             return
-        if self.state.awaiting == "contact":
-            if PHONE_RE.match(stripped) and 7 <= len(re.sub(r"\D", "", stripped)) <= 15:
-                self.file_request(stripped)
-            else:
-                self.say(
-                    self.s.get(
-                        _(
-                            "This does not look like a phone number. Write it with the "
-                            "country code, for example +996 555 123 456, or use the "
-                            "button below."
-                        )
-                    ),
-                    contact_request=self.s.get(_("Share my phone number")),
-                    buttons=[[Button(self.s.get(_("Cancel")), data="c.cancel")]],
-                )
+        if self.state.reply_to is not None:
+            self.on_reply_text(stripped)
+            return
+        if self.state.form is not None:
+            self.on_form_text(stripped)
             return
         matches = list(self.answer(stripped, self.lc.lang)) if self.answer else []
         matches = [m for m in matches if m.article_id in self.lc.articles]
@@ -490,12 +491,7 @@ class _Turn:
             text = str(node.text) + (f"\n\n{band.text}" if band else "")
             self.say(text, buttons)
         elif isinstance(node, ActionNode):
-            self.state = replace(self.state, awaiting="contact")
-            self.say(
-                str(node.text),
-                [[Button(self.s.get(_("Cancel")), data="c.cancel")], nav],
-                contact_request=self.s.get(_("Share my phone number")),
-            )
+            self.start_form(node)
 
     def article_text(self, article_id: str) -> str:
         article = self.lc.articles[article_id]

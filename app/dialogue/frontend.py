@@ -15,7 +15,9 @@ BOT_COMMANDS: tuple[tuple[str, str], ...] = (
     ("sos", _("I need help now")),
     ("language", _("Change language")),
     ("help", _("How to use Jol")),
+    ("request", _("My request to the consulate")),
     ("stop", _("Stop receiving news")),
+    ("forget", _("Erase my data")),
 )
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Lang = Literal["ky", "ru", "en"]
-CommandName = Literal["menu", "back", "language", "help", "emergency", "stop"]
+CommandName = Literal["menu", "back", "language", "help", "emergency", "stop", "requests", "forget"]
 
 
 class _Event(BaseModel):
@@ -91,7 +91,15 @@ class Reply:
 class Effect:
     """Something the engine asks the service to do (the engine itself does no I/O)."""
 
-    kind: Literal["consular_request", "campaign", "profile", "subscription"]
+    kind: Literal[
+        "consular_request",
+        "consular_cancel",
+        "consular_message",
+        "forget",
+        "campaign",
+        "profile",
+        "subscription",
+    ]
     data: dict[str, Any]
 
 
@@ -105,14 +113,18 @@ class State:
     country: str | None = None
     quiz: str | None = None
     score: int = 0
-    awaiting: Literal["language", "contact"] | None = None
+    awaiting: Literal["language"] | None = None
     urgent: bool = False  # the consular request started from the emergency entry
+    form: dict[str, Any] | None = None  # a consular request being filled in
+    reply_to: int | None = None  # the request whose consulate the user is answering
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> State:
         if not data:
             return cls()
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if known.get("awaiting") not in (None, "language"):
+            known["awaiting"] = None  # a state stored by an older version
         return cls(**known)
 
     def to_dict(self) -> dict[str, Any]:

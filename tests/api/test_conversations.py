@@ -93,8 +93,12 @@ async def test_campaign_and_consular_request_are_stored(
     body = await post(
         client, "5", type="button", data=button(body, "[ky] Ask the consulate to call me")
     )
+    body = await post(client, "5", type="button", data=button(body, "Өткөрүп жиберүү"))
+    body = await post(client, "5", type="button", data=button(body, "Мени кармашты"))
+    body = await post(client, "5", type="text", text="полиция")
     assert body["replies"][-1]["contact_request"] == "Телефон номеримди жөнөтүү"
-    await post(client, "5", type="contact", phone="+7 999 123 45 67")
+    body = await post(client, "5", type="contact", phone="+7 999 123 45 67")
+    await post(client, "5", type="button", data=button(body, "Ооба, жөнөтүү"))
     async with app.state.sessionmaker() as session:
         conversation = (await session.execute(select(Conversation))).scalar_one()
         request = (await session.execute(select(ConsularRequest))).scalar_one()
@@ -196,4 +200,12 @@ async def test_stop_unsubscribes_start_resubscribes_and_blocking_is_recorded(
 async def test_commands_are_described_per_language(client: httpx.AsyncClient) -> None:
     body = (await client.get("/v1/ru/commands")).json()
     assert body["commands"][0] == {"command": "menu", "description": "Главное меню"}
-    assert [c["command"] for c in body["commands"]] == ["menu", "sos", "language", "help", "stop"]
+    assert [c["command"] for c in body["commands"]] == [
+        "menu",
+        "sos",
+        "language",
+        "help",
+        "request",
+        "stop",
+        "forget",
+    ]

@@ -111,36 +111,55 @@ async def test_a_kyrgyz_speaker_from_start_to_consular_request(
     await user.send_text("/sos")
     await user.wait_for_reply()
     await user.press("[ky] Ask the consulate to call me")
+    await user.replies()  # the consulate's contacts, then "which city?"
+    await user.send_text("Москва")
+    await user.wait_for_reply()
+    await user.press("Паспортумду алып коюшту")
+    await user.wait_for_reply()
+    await user.send_text("иш берүүчү паспортумду бербей жатат")
     ask = await user.replies()
-    assert ask[0].text == "[ky] Share your phone number."
+    assert ask[0].text.startswith("Консулдук сиз менен кантип байланышат?")
     assert ask[0].reply_markup == {
         "keyboard": [[{"text": "Телефон номеримди жөнөтүү", "request_contact": True}]],
         "resize_keyboard": True,
         "one_time_keyboard": True,
     }
     await user.share_contact("+7 999 123-45-67")
+    consent = await user.replies()
+    assert consent[0].text.startswith("Jol телефон номериңизди")
+    assert consent[0].reply_markup == {"remove_keyboard": True}
+    await user.press("Ооба, жөнөтүү")
     done = await user.replies()
     assert done[0].text.startswith("Кайрылууңуз жөнөтүлдү.")
-    assert done[0].reply_markup == {"remove_keyboard": True}
 
     async with app.state.sessionmaker() as session:
         request = (await session.execute(select(ConsularRequest))).scalar_one()
-    assert (request.user_id, request.phone, request.country, request.lang, request.urgent) == (
-        "501",
-        "+79991234567",
-        "ru",
-        "ky",
-        True,
-    )
+    assert (
+        request.user_id,
+        request.phone,
+        request.country,
+        request.lang,
+        request.urgent,
+        request.city,
+        request.category,
+    ) == ("501", "+79991234567", "ru", "ky", True, "Москва", "passport_taken")
     row = await conversation(app, 501)
     assert (row.campaign, row.lang, row.active) == ("osh-2026", "ky", True)
-    # Every callback query was answered.
-    assert tg.calls["answerCallbackQuery"] == tg.calls.get("answerCallbackQuery", 0) > 0
+    # Every button press (callback query) was answered: 9 presses above.
+    assert len(user.callback_answers) == 9
 
 
 async def test_commands_are_registered_per_language(tg: TelegramDouble, bot: None) -> None:
     ky = tg.commands("all_private_chats", "ky")
-    assert [c["command"] for c in ky] == ["menu", "sos", "language", "help", "stop"]
+    assert [c["command"] for c in ky] == [
+        "menu",
+        "sos",
+        "language",
+        "help",
+        "request",
+        "stop",
+        "forget",
+    ]
     assert ky[0]["description"] == "Башкы меню"
     assert tg.commands("all_private_chats", "ru")[1]["description"] == "Мне нужна помощь сейчас"
     assert tg.commands("all_private_chats", "")[0]["description"] == "Башкы меню"  # default: ky

@@ -204,45 +204,158 @@ def test_article_shows_its_review_date_in_the_users_language(content: Content) -
     )  # CLDR: narrow no-break space
 
 
-def test_consular_request_from_the_emergency_entry_is_urgent(content: Content) -> None:
+def _open_form(content: Content, destination: str = "Russia") -> Dialog:
     d = Dialog(content).start()
-    d.click("Continue").click("Russia")
+    d.click("Continue").click(destination)
     d.send(type="command", name="emergency").click("Ask the consulate to call me")
+    return d
+
+
+def test_consular_request_form_from_the_emergency_entry(content: Content) -> None:
+    d = _open_form(content)
+    # The consulate's contacts come first, whatever happens next.
+    assert d.replies[0].text.startswith("Share your phone number.\n1 contact\n\n**Embassy in")
+    assert d.replies[-1].text == "In which city are you? Write it, or press Skip."
+    d.send(type="text", text="Moscow")
+    assert d.text == "What happened?"
+    assert "My passport was taken" in d.buttons()
+    d.click("My passport was taken")
+    assert d.text.startswith("Describe in a few words what happened")
+    d.send(type="text", text="the employer keeps it")
     assert d.replies[-1].contact_request == "Share my phone number"
-    assert d.state.awaiting == "contact"
     d.send(type="contact", phone="+7 (999) 123-45-67")
+    assert d.text.startswith(
+        "Jol will pass your phone number, city and what you wrote to the "
+        "consular staff of Kyrgyzstan for Russia."
+    )
+    assert d.effects == []  # nothing leaves without consent
+    d.click("Yes, send it")
     assert d.effects == [
         Effect(
             "consular_request",
-            {"phone": "+79991234567", "country": "ru", "lang": "en", "urgent": True},
+            {
+                "country": "ru",
+                "city": "Moscow",
+                "category": "passport_taken",
+                "description": "the employer keeps it",
+                "phone": "+79991234567",
+                "lang": "en",
+                "urgent": True,
+            },
         )
     ]
-    assert d.state.awaiting is None and not d.state.urgent
+    assert d.state.form is None and not d.state.urgent
     assert d.text.startswith("Your request has been passed on.")
     assert all(r.contact_request is None for r in d.replies)  # not asked a second time
     assert "Contacts" in d.buttons()  # the action node's own options follow
 
 
-def test_a_typed_phone_number_is_validated(content: Content) -> None:
-    d = Dialog(content).start()
-    d.click("Continue").click("Kazakhstan").click("Contacts")
-    d.send(type="command", name="emergency").click("Ask the consulate to call me")
+def test_the_form_asks_the_country_when_unknown_and_allows_skipping(content: Content) -> None:
+    d = _open_form(content, destination="Not decided")
+    assert d.text.endswith("In which country are you now?")
+    assert {"Kazakhstan", "Russia", "Cancel"} <= set(d.buttons())
+    d.click("Kazakhstan").click("Skip").click("Something else").click("Skip")
+    d.send(type="text", text="+996 555 123 456")
+    d.click("Yes, send it")
+    data = d.effects[0].data
+    assert (
+        data["country"],
+        data["city"],
+        data["category"],
+        data["description"],
+        data["phone"],
+    ) == ("kz", None, "other", None, "+996555123456")
+
+
+def test_the_form_validates_the_phone_and_refuses_others_contacts(content: Content) -> None:
+    d = _open_form(content)
+    d.click("Skip").click("I am not paid").click("Skip")
     d.send(type="text", text="call me maybe")
     assert d.text.startswith("This does not look like a phone number.")
-    assert d.effects == [] and d.state.awaiting == "contact"
-    d.send(type="text", text="+996 555 123 456")
-    assert d.effects[0].data["phone"] == "+996555123456"
+    d.send(type="contact", phone="+996555123456", own=False)
+    assert d.text.startswith("Please share your own number")
+    assert "phone" not in (d.state.form or {})
+    d.click("Cancel")
+    assert d.state.form is None and d.replies[0].text == "Cancelled. Nothing was sent."
+    assert d.effects == []
 
 
-def test_someone_elses_contact_or_an_unasked_one_is_not_stored(content: Content) -> None:
+def test_an_unasked_contact_is_not_stored(content: Content) -> None:
     d = Dialog(content).start()
     d.send(type="contact", phone="+996555123456")
     assert d.effects == [] and d.text.startswith("Thank you, but I did not ask")
-    d.send(type="command", name="emergency").click("Ask the consulate to call me")
-    d.send(type="contact", phone="+996555123456", own=False)
-    assert d.effects == [] and d.state.awaiting == "contact"
-    d.click("Cancel")
-    assert d.state.awaiting is None and d.replies[0].text == "Cancelled. Nothing was sent."
+
+
+def test_a_command_abandons_the_form(content: Content) -> None:
+    d = _open_form(content)
+    d.send(type="command", name="menu")
+    assert d.state.form is None and d.state.node == "main:menu"
+
+
+def test_request_status_cancel_and_answering_the_consulate(content: Content) -> None:
+    from app.dialogue.consular import RequestInfo
+
+    d = Dialog(content).start()
+    requests = [RequestInfo(12, "answered", "ru")]
+    result = step(
+        content,
+        d.state,
+        EVENT.validate_python({"type": "command", "name": "requests"}),
+        requests=requests,
+    )
+    assert result.replies[0].text == "Request #12 (Russia): answered"
+    labels = {b.label: b.data for row in result.replies[0].buttons for b in row}
+    assert labels["Answer #12"] == "r.12" and labels["Cancel #12"] == "q.12"
+    # Answer the consulate: the next text goes to the request's thread.
+    result = step(
+        content,
+        result.state,
+        EVENT.validate_python({"type": "button", "data": "r.12"}),
+        requests=requests,
+    )
+    assert result.state.reply_to == 12
+    result = step(
+        content,
+        result.state,
+        EVENT.validate_python({"type": "text", "text": "thank you"}),
+        requests=requests,
+    )
+    assert result.effects == [Effect("consular_message", {"id": 12, "text": "thank you"})]
+    assert result.state.reply_to is None
+    # Cancel; a request that is not the user's is a stale button.
+    result = step(
+        content,
+        result.state,
+        EVENT.validate_python({"type": "button", "data": "q.12"}),
+        requests=requests,
+    )
+    assert result.effects == [Effect("consular_cancel", {"id": 12})]
+    result = step(
+        content,
+        result.state,
+        EVENT.validate_python({"type": "button", "data": "q.13"}),
+        requests=requests,
+    )
+    assert result.effects == [] and result.replies[0].text.startswith("This menu has changed")
+
+
+def test_no_open_request(content: Content) -> None:
+    d = Dialog(content).start()
+    d.send(type="text", text="/request")
+    assert d.text == "You have no open request to the consulate."
+
+
+def test_forget_needs_confirmation(content: Content) -> None:
+    d = Dialog(content).start(lang="ru")
+    d.send(type="text", text="/forget")
+    assert d.text.startswith("Jol удалит всё, что хранит о вас")
+    assert d.effects == []
+    d.click("Нет, оставить")
+    assert d.effects == [] and d.replies[0].text == "Ничего не удалено."
+    d.send(type="command", name="forget").click("Да, удалить всё")
+    assert d.effects == [Effect("forget", {})]
+    assert d.state == State()
+    assert d.text == "Готово: Jol удалил все данные о вас. Чтобы начать заново, отправьте /start."
 
 
 def test_contacts_for_the_destination(content: Content) -> None:

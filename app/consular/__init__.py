@@ -1,0 +1,1 @@
+"""Consular contact requests: the user's side (through the dialogue) and the staff's (admin API)."""
