@@ -4,6 +4,7 @@ with the real backend in process: scripted users, zero spec violations."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -375,3 +376,141 @@ async def test_webhook_mode_checks_the_secret(app: FastAPI, tg: TelegramDouble) 
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=20)
+
+
+async def test_consular_request_from_telegram_to_the_consul_and_back(
+    app: FastAPI, tg: TelegramDouble, bot: None
+) -> None:
+    """A user files in Kyrgyz; a consul for Russia replies; the reply reaches her chat."""
+    from app.admin.keys import create_key
+    from app.telegram.client import BotApiClient
+    from app.worker import send_outbox_once
+
+    user = tg.user(601, "Жыпар", language_code="ky")
+    await user.start()
+    await user.wait_for_reply()
+    for label in ("Кыргызча", "[ky] Continue", "[ky] Russia"):
+        await user.press(label)
+        await user.wait_for_reply()
+    await user.send_text("/sos")
+    await user.wait_for_reply()
+    await user.press("[ky] Ask the consulate to call me")
+    await user.replies()
+    await user.press("Өткөрүп жиберүү")  # no city
+    await user.wait_for_reply()
+    await user.press("Айлык төлөнбөй жатат")
+    await user.wait_for_reply()
+    await user.send_text("3 айдан бери айлык беришпейт")
+    await user.replies()
+    await user.share_contact("+7 900 111 22 33")
+    await user.replies()
+    await user.press("Ооба, жөнөтүү")
+    await user.replies()
+
+    async with app.state.sessionmaker() as session:
+        _, russia = await create_key(
+            session, name="Consul, Moscow", role="consular", countries=["ru"], days=30
+        )
+        _, kazakhstan = await create_key(
+            session, name="Consul, Almaty", role="consular", countries=["kz"], days=30
+        )
+        await session.commit()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://jol"
+    ) as admin:
+        queue = (
+            await admin.get(
+                "/admin/v1/consular/requests", headers={"Authorization": f"Bearer {russia}"}
+            )
+        ).json()
+        assert [(r["country"], r["category"], r["lang"]) for r in queue["requests"]] == [
+            ("ru", "unpaid", "ky")
+        ]
+        request_id = queue["requests"][0]["id"]
+        hidden = (
+            await admin.get(
+                "/admin/v1/consular/requests", headers={"Authorization": f"Bearer {kazakhstan}"}
+            )
+        ).json()
+        assert hidden == {"requests": []}
+        reply = await admin.post(
+            f"/admin/v1/consular/requests/{request_id}/replies",
+            json={"text": "Сиз менен эртең байланышабыз."},
+            headers={"Authorization": f"Bearer {russia}"},
+        )
+        assert reply.status_code == 201
+
+        # The worker delivers it through the Bot API (here the double).
+        async with httpx.AsyncClient() as http:
+            sender = BotApiClient(http, base_url=tg.base_url, token=tg.token)
+            assert await send_outbox_once(app.state.sessionmaker, sender) == {
+                "sent": 1,
+                "failed": 0,
+                "retry": 0,
+            }
+        delivered = await user.wait_for_reply()
+        assert delivered.text == (
+            f"Консулдуктун жообу (кайрылуу №{request_id}):\n\nСиз менен эртең байланышабыз."
+        )
+
+        # She answers; it joins the request's thread.
+        await user.press("✍ Консулдукка жооп берүү")
+        assert (await user.wait_for_reply()).text == "Консулдукка билдирүүңүздү жазыңыз:"
+        await user.send_text("Рахмат, күтөм")
+        assert (await user.wait_for_reply()).text == "Консулдукка жөнөтүлдү."
+        detail = (
+            await admin.get(
+                f"/admin/v1/consular/requests/{request_id}",
+                headers={"Authorization": f"Bearer {russia}"},
+            )
+        ).json()
+        assert [(m["author"], m["text"]) for m in detail["thread"]] == [
+            ("staff", "Сиз менен эртең байланышабыз."),
+            ("user", "Рахмат, күтөм"),
+        ]
+
+
+async def test_the_outbox_retries_429_and_gives_up_on_a_blocked_user(
+    app: FastAPI, tg: TelegramDouble
+) -> None:
+    from app.models import OutboundMessage
+    from app.telegram.client import BotApiClient
+    from app.worker import send_outbox_once
+
+    async with app.state.sessionmaker() as session:
+        session.add(Conversation(channel="telegram", user_id="602", state={}))
+        session.add_all(
+            [
+                OutboundMessage(channel="telegram", chat_id="602", text="one"),
+                OutboundMessage(channel="telegram", chat_id="603", text="two"),
+            ]
+        )
+        await session.commit()
+    tg.fail_next("sendMessage", 429, retry_after=7)
+    async with httpx.AsyncClient() as http:
+        sender = BotApiClient(http, base_url=tg.base_url, token=tg.token)
+        assert await send_outbox_once(app.state.sessionmaker, sender) == {
+            "sent": 1,
+            "failed": 0,
+            "retry": 1,
+        }
+        # Not due yet: the 429's retry_after is respected.
+        assert await send_outbox_once(app.state.sessionmaker, sender) == {
+            "sent": 0,
+            "failed": 0,
+            "retry": 0,
+        }
+        await tg.user(602).block(notify=False)
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=8)
+        assert await send_outbox_once(app.state.sessionmaker, sender, now=later) == {
+            "sent": 0,
+            "failed": 1,
+            "retry": 0,
+        }
+    async with app.state.sessionmaker() as session:
+        first = (
+            await session.execute(select(OutboundMessage).where(OutboundMessage.chat_id == "602"))
+        ).scalar_one()
+        assert (first.status, first.attempts) == ("failed", 2)
+        assert "blocked" in (first.last_error or "")
+        assert (await conversation(app, 602)).active is False
