@@ -14,16 +14,19 @@ from typing import Any
 
 import httpx
 
-BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
-LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+from app.markup import TOKEN
 
 
 def render_plain(text: str, *, ansi: bool) -> str:
-    """The safe markup for a terminal: bold as ANSI bold (or plain), links as 'label (url)'."""
-    text = LINK.sub(r"\1 (\2)", text)
-    return BOLD.sub(
-        (lambda m: f"\033[1m{m.group(1)}\033[0m") if ansi else (lambda m: m.group(1)), text
-    )
+    """The markup for a terminal: bold as ANSI bold (or plain), links as 'label (url)'."""
+
+    def token(match: re.Match[str]) -> str:
+        if match.group("bold") is not None:
+            inner = render_plain(match.group("bold"), ansi=ansi)
+            return f"\033[1m{inner}\033[0m" if ansi else inner
+        return f"{match.group('label')} ({match.group('url')})"
+
+    return TOKEN.sub(token, text)
 
 
 def render_replies(replies: list[dict[str, Any]], *, ansi: bool) -> tuple[str, list[str]]:

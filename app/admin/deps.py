@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.admin.keys import Staff, authenticate
+from app.db import session_scope
 from app.deps import MakerDep
 from app.errors import Forbidden, Unauthorized
 
@@ -18,13 +19,8 @@ _bearer = HTTPBearer(auto_error=False, description="A staff API key (jol keys cr
 
 async def get_session(maker: MakerDep) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: committed when the route returns, rolled back on error."""
-    async with maker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    async for session in session_scope(maker):
+        yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

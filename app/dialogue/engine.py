@@ -46,9 +46,9 @@ from app.dialogue.types import (
     TextEvent,
 )
 from app.i18n import Strings, _, strings
+from app.markup import split_markup
 
 HISTORY_LIMIT = 20
-TEXT_LIMIT = 4096
 COMMANDS = {
     "/request": "requests",
     "/forget": "forget",
@@ -163,7 +163,7 @@ class _Turn(ConsularFlow):
         buttons: list[list[Button]] | None = None,
         contact_request: str | None = None,
     ) -> None:
-        for chunk in split_text(text):
+        for chunk in split_markup(text):
             self.replies.append(Reply(text=chunk))
         last = self.replies[-1]
         self.replies[-1] = Reply(last.text, buttons or [], contact_request)
@@ -557,27 +557,3 @@ def format_contact(contact: Contact, s: Strings) -> str:
     if missing:
         lines.append(s.get(_("(Address and phone not yet verified: check the official website.)")))
     return "\n".join(lines)
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split at paragraph boundaries (then lines, then hard) so each part fits one message."""
-    if len(text) <= limit:
-        return [text]
-    parts: list[str] = []
-    current = ""
-    for para in text.split("\n\n"):
-        candidate = f"{current}\n\n{para}" if current else para
-        if len(candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            parts.append(current)
-        while len(para) > limit:
-            cut = para.rfind("\n", 0, limit)
-            cut = cut if cut > 0 else limit
-            parts.append(para[:cut])
-            para = para[cut:].lstrip("\n")
-        current = para
-    if current:
-        parts.append(current)
-    return parts

@@ -12,8 +12,9 @@ from pydantic import TypeAdapter
 from app.answers.keywords import KeywordAnswerer
 from app.content.model import Content, compile_bundle
 from app.content.validator import check_directory
-from app.dialogue.engine import Answerer, normalise_language, split_text, step
+from app.dialogue.engine import Answerer, normalise_language, step
 from app.dialogue.types import Effect, Event, Reply, State
+from app.markup import split_markup
 from tests.content.fixtures import GOOD
 
 EVENT = TypeAdapter(Event)
@@ -448,10 +449,10 @@ def test_button_data_fits_telegram(content: Content) -> None:
                     assert button.data and 1 <= len(button.data.encode()) <= 64
 
 
-def test_split_text_prefers_paragraphs() -> None:
+def test_long_replies_split_at_paragraphs() -> None:
     paragraphs = ["a" * 3000, "b" * 3000, "c" * 100]
-    assert split_text("\n\n".join(paragraphs)) == ["a" * 3000, "b" * 3000 + "\n\n" + "c" * 100]
-    assert [len(p) for p in split_text("x" * 9000)] == [4096, 4096, 808]
+    assert split_markup("\n\n".join(paragraphs)) == ["a" * 3000, "b" * 3000 + "\n\n" + "c" * 100]
+    assert [len(p) for p in split_markup("x" * 9000)] == [4096, 4096, 808]
 
 
 def test_normalise_language() -> None:
