@@ -40,6 +40,8 @@ COMMANDS = {
     "sos": "emergency",
     "stop": "stop",
     "back": "back",
+    "request": "requests",
+    "forget": "forget",
 }
 PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SEND_ATTEMPTS = 4

@@ -1,14 +1,12 @@
-"""Replies -> Telegram messages: HTML, splitting at 4096 characters, keyboards, callback data.
+"""Replies -> Telegram messages with python-telegram-bot's types: keyboards, the contact button.
 
-The backend's markup is small (``**bold**``, ``[label](https://url)``, blank lines between
-paragraphs); everything else is escaped, so content and user text can hold ``<`` and ``&``.
+The text rules (HTML escaping, splitting at 4096 characters) are shared with the backend's own
+sender, in `app.telegram.render`.
 """
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 from dataclasses import dataclass
 
 from telegram import (
@@ -19,68 +17,22 @@ from telegram import (
     ReplyKeyboardRemove,
 )
 
+from app.telegram.render import (
+    CALLBACK_DATA_LIMIT,
+    markup_to_html,
+    plain_length,
+    split_markup,
+)
 from bot.backend import Button, Reply
+
+__all__ = ["markup_to_html", "plain_length", "plan_messages", "split_markup"]
 
 log = logging.getLogger(__name__)
 
-TEXT_LIMIT = 4096  # characters after entity parsing
-CALLBACK_DATA_LIMIT = 64  # bytes
 # Telegram needs some text on a message that only carries a keyboard.
 KEYBOARD_ONLY_TEXT = "⬇️"
 
-_TOKEN = re.compile(
-    r"\*\*(?P<bold>.+?)\*\*|\[(?P<label>[^\]\n]+)\]\((?P<url>https?://[^)\s]+)\)", re.S
-)
-
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
-
-
-def markup_to_html(text: str) -> str:
-    """The backend's markup as Telegram HTML; anything unmatched stays literal and escaped."""
-    out: list[str] = []
-    position = 0
-    for match in _TOKEN.finditer(text):
-        out.append(html.escape(text[position : match.start()], quote=False))
-        if match.group("bold") is not None:
-            out.append(f"<b>{markup_to_html(match.group('bold'))}</b>")
-        else:
-            href = html.escape(match.group("url"), quote=True)
-            out.append(f'<a href="{href}">{html.escape(match.group("label"), quote=False)}</a>')
-        position = match.end()
-    out.append(html.escape(text[position:], quote=False))
-    return "".join(out)
-
-
-def plain_length(text: str) -> int:
-    """Length of the text Telegram counts: the markup's visible characters."""
-    return len(_TOKEN.sub(lambda m: m.group("bold") or m.group("label"), text))
-
-
-def split_markup(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split at paragraphs (then lines, then anywhere) so each part fits one message."""
-    if plain_length(text) <= limit:
-        return [text]
-    parts: list[str] = []
-    current = ""
-    for paragraph in text.split("\n\n"):
-        candidate = f"{current}\n\n{paragraph}" if current else paragraph
-        if plain_length(candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            parts.append(current)
-        current = ""
-        while plain_length(paragraph) > limit:
-            cut = paragraph.rfind("\n", 0, limit)
-            if cut <= 0:
-                cut = paragraph.rfind(" ", 0, limit)
-            cut = cut if cut > 0 else limit
-            parts.append(paragraph[:cut])
-            paragraph = paragraph[cut:].lstrip()
-        current = paragraph
-    if current:
-        parts.append(current)
-    return parts
 
 
 def _button(button: Button) -> InlineKeyboardButton | None:
