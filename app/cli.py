@@ -126,7 +126,12 @@ async def _serve(settings: Settings, *, worker: bool) -> None:
         from bot.app import build_application, run_polling
         from bot.config import load_bot_settings
 
-        bot_settings = load_bot_settings(service_token=settings.service_token)
+        bot_settings = load_bot_settings(
+            token=settings.telegram_bot_token,
+            api_base_url=settings.telegram_api_base_url,
+            service_token=settings.service_token,
+            default_language=settings.default_language,
+        )
         application = build_application(
             bot_settings,
             backend_client=lambda: httpx.AsyncClient(

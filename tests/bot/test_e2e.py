@@ -4,6 +4,7 @@ with the real backend in process: scripted users, zero spec violations."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import socket
 import time
@@ -514,3 +515,29 @@ async def test_the_outbox_retries_429_and_gives_up_on_a_blocked_user(
         assert (first.status, first.attempts) == ("failed", 2)
         assert "blocked" in (first.last_error or "")
         assert (await conversation(app, 602)).active is False
+
+
+async def test_jol_serve_hosts_api_worker_and_bot_in_one_process(
+    settings: Settings, tg: TelegramDouble
+) -> None:
+    """The embedded default: `jol serve` with a token runs the bot beside the API."""
+    from app.cli import _serve
+
+    await publish(settings)
+    port = free_port()
+    combined = settings.model_copy(
+        update={"telegram_bot_token": tg.token, "telegram_api_base_url": tg.base_url, "port": port}
+    )
+    server = asyncio.create_task(_serve(combined, worker=True))
+    try:
+        user = tg.user(801, "Canat", language_code="ru")
+        await user.start()
+        reply = await user.wait_for_reply(timeout=15)
+        assert reply.text.startswith("Здравствуйте! Я Jol")
+        async with httpx.AsyncClient() as http:
+            ready = await http.get(f"http://127.0.0.1:{port}/readyz")
+        assert ready.json()["status"] == "ready"
+    finally:
+        server.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(server, timeout=20)
