@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.answers.keywords import KeywordAnswerer
+from app.answers.index import QuestionIndex
 from app.content.loader import checksum
 from app.content.model import Content, compile_bundle
 from app.content.validator import Report, check_directory
@@ -75,7 +75,7 @@ class ContentStore:
         self._maker = maker
         self._refresh = refresh_seconds
         self._content: Content | None = None
-        self._answerer: KeywordAnswerer | None = None
+        self._answerer: QuestionIndex | None = None
         self._checked = 0.0
         self._lock = asyncio.Lock()
 
@@ -98,11 +98,11 @@ class ContentStore:
                     version = await session.get(ContentVersion, found.id)
                     assert version is not None
                     self._content = compile_bundle(version.bundle, version.id, version.checksum)
-                    self._answerer = KeywordAnswerer(self._content)
+                    self._answerer = QuestionIndex(self._content)
             self._checked = time.monotonic()
             return self._content
 
-    async def answerer(self) -> KeywordAnswerer:
+    async def answerer(self) -> QuestionIndex:
         await self.current()
         assert self._answerer is not None
         return self._answerer

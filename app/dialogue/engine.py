@@ -81,14 +81,17 @@ def step(
     answer: Answerer | None = None,
     default_lang: str = "ky",
     requests: Sequence[RequestInfo] = (),
+    emergency: Callable[[str], bool] | None = None,
 ) -> StepResult:
     """Run one event through the dialogue. Never raises for any event or state.
 
     `requests` are the user's open consular requests, looked up by the service for the events
-    that need them (`needs_requests`).
+    that need them (`needs_requests`). `emergency` tells whether a free text says the person is
+    in danger: such a text goes to the emergency entry before anything else.
     """
     state = _sane(content, state)
     turn = _Turn(content, state, default_lang, answer, requests)
+    turn.emergency = emergency
     turn.handle(event)
     return StepResult(replies=turn.replies, state=turn.state, effects=turn.effects)
 
@@ -140,6 +143,7 @@ class _Turn(ConsularFlow):
         requests: Sequence[RequestInfo] = (),
     ) -> None:
         self.requests = requests
+        self.emergency: Callable[[str], bool] | None = None
         self.content = content
         self.state = state
         self.default_lang = default_lang
@@ -388,6 +392,13 @@ class _Turn(ConsularFlow):
             return
         matches = list(self.answer(stripped, self.lc.lang)) if self.answer else []
         matches = [m for m in matches if m.article_id in self.lc.articles]
+        if self.emergency is not None and self.emergency(stripped):
+            # Danger first: the emergency entry (hotlines, the consulate), then what fits best.
+            self.state = replace(self.state, urgent=True)
+            self.goto(self.menu_ref("emergency"))
+            if matches:
+                self.show_article_answer(matches[0].article_id)
+            return
         if not matches:
             self.say(
                 self.s.get(

@@ -108,3 +108,22 @@ async def test_health_readiness_and_docs(client: httpx.AsyncClient) -> None:
         for op in path.values()
     }
     assert {"post_conversation_event", "list_topics", "get_article", "list_contacts"} <= ops
+
+
+async def test_ask_answers_in_the_requested_or_detected_language(
+    client: httpx.AsyncClient,
+) -> None:
+    body = (
+        await client.post("/v1/ask", json={"text": "какие документы нужны", "lang": "ky"})
+    ).json()
+    assert body["lang"] == "ky" and body["emergency"] is False
+    assert body["answers"][0]["id"] == "documents"
+    assert body["answers"][0]["title"] == "[ky] Documents"
+    detected = (await client.post("/v1/ask", json={"text": "какие документы нужны"})).json()
+    assert detected["lang"] == "ru" and detected["answers"][0]["title"] == "[ru] Documents"
+    danger = (await client.post("/v1/ask", json={"text": "help me they took my passport"})).json()
+    assert danger["emergency"] is True
+    nothing = (await client.post("/v1/ask", json={"text": "zzz qqq"})).json()
+    assert nothing["answers"] == []
+    bad = await client.post("/v1/ask", json={"text": "", "lang": "fr"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from app.answers.keywords import KeywordAnswerer
+from app.answers.index import QuestionIndex
 from app.content.model import Content, compile_bundle
 from app.content.validator import check_directory
 from app.dialogue.engine import Answerer, normalise_language, step
@@ -404,13 +404,13 @@ def test_no_duplicate_menu_button_when_the_node_offers_one(content: Content) -> 
 
 
 def test_free_text_finds_the_article_in_the_users_language(content: Content) -> None:
-    d = Dialog(content, answer=KeywordAnswerer(content)).start(lang="ru")
+    d = Dialog(content, answer=QuestionIndex(content)).start(lang="ru")
     d.send(type="text", text="Какие документы нужны?")
     assert d.replies[0].text.startswith("**[ru] Documents**")
 
 
 def test_free_text_without_an_answer_offers_the_menu(content: Content) -> None:
-    d = Dialog(content, answer=KeywordAnswerer(content)).start(lang="ky")
+    d = Dialog(content, answer=QuestionIndex(content)).start(lang="ky")
     d.send(type="text", text="ааа ббб")
     assert d.text.startswith("Кечиресиз, түшүнгөн жокмун.")
     assert set(d.buttons().values()) == {"g.menu", "g.sos"}
@@ -506,7 +506,7 @@ events = st.one_of(
 def test_any_event_in_any_state_gives_replies_and_never_raises(
     content: Content, state: State, event: dict[str, Any]
 ) -> None:
-    result = step(content, state, EVENT.validate_python(event), answer=KeywordAnswerer(content))
+    result = step(content, state, EVENT.validate_python(event), answer=QuestionIndex(content))
     assert result.replies
     assert all(0 < len(r.text) <= 4096 for r in result.replies)
     if result.state.node is not None:
@@ -520,3 +520,27 @@ def test_no_duplicate_help_now_button_when_the_node_leads_to_the_emergency_tree(
     d = _quiz(content, ["No", "No"])  # the verdict offers "I am in trouble" -> sos:start
     labels = [b.label for r in d.replies for row in r.buttons for b in row]
     assert "I am in trouble" in labels and "🆘 I need help now" not in labels
+
+
+def test_danger_in_free_text_goes_to_the_emergency_entry_first(content: Content) -> None:
+    from app.answers.emergency import is_emergency
+
+    d = Dialog(content, answer=QuestionIndex(content)).start(lang="ru")
+    d.click("[ru] Continue").click("[ru] Not decided").click("[ru] Before you go")
+    result = step(
+        content,
+        d.state,
+        EVENT.validate_python({"type": "text", "text": "помогите работодатель забрал паспорт"}),
+        answer=QuestionIndex(content),
+        emergency=is_emergency,
+    )
+    assert result.state.node == "sos:start" and result.state.urgent
+    assert result.replies[0].text == "[ru] If you are in danger, call the police."
+    calm = step(
+        content,
+        d.state,
+        EVENT.validate_python({"type": "text", "text": "какие документы нужны"}),
+        answer=QuestionIndex(content),
+        emergency=is_emergency,
+    )
+    assert calm.state.node == "learn:start" and not calm.state.urgent
