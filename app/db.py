@@ -17,6 +17,10 @@ from sqlalchemy.ext.asyncio import (
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and foreign keys."""
     if url.startswith("sqlite"):
+        # SQLite has one writer at a time. Several pooled connections would make writers wait
+        # in SQLite's busy handler, which sleeps up to 100 ms between tries; one connection
+        # makes them wait in the pool instead, in turn, with no sleeping.
+        kwargs = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60, **kwargs}
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

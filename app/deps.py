@@ -1,4 +1,8 @@
-"""Dependency aliases, declared once (the resources live on app.state, made by the lifespan)."""
+"""Dependency aliases, declared once (the resources live on app.state, made by the lifespan).
+
+Every dependency is `async def`: FastAPI runs a plain `def` dependency in its threadpool, a
+thread hop per dependency per request, which cost most of the API's CPU under load.
+"""
 
 from __future__ import annotations
 
@@ -12,28 +16,28 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.content.model import Content
 from app.content.service import ContentStore
-from app.conversations.service import UserLocks
+from app.conversations.service import Conversations
 from app.errors import Unauthorized
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_maker(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_maker(request: Request) -> async_sessionmaker[AsyncSession]:
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     return maker
 
 
-def get_store(request: Request) -> ContentStore:
+async def get_store(request: Request) -> ContentStore:
     store: ContentStore = request.app.state.content_store
     return store
 
 
-def get_locks(request: Request) -> UserLocks:
-    locks: UserLocks = request.app.state.user_locks
-    return locks
+async def get_conversations(request: Request) -> Conversations:
+    conversations: Conversations = request.app.state.conversations
+    return conversations
 
 
 async def get_content(store: Annotated[ContentStore, Depends(get_store)]) -> Content:
@@ -43,7 +47,7 @@ async def get_content(store: Annotated[ContentStore, Depends(get_store)]) -> Con
 _bearer = HTTPBearer(auto_error=False, description="The service token (JOL_SERVICE_TOKEN).")
 
 
-def require_service_token(
+async def require_service_token(
     settings: Annotated[Settings, Depends(get_app_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
@@ -59,5 +63,5 @@ def require_service_token(
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 MakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_maker)]
 StoreDep = Annotated[ContentStore, Depends(get_store)]
-LocksDep = Annotated[UserLocks, Depends(get_locks)]
+ConversationsDep = Annotated[Conversations, Depends(get_conversations)]
 ContentDep = Annotated[Content, Depends(get_content)]

@@ -19,7 +19,7 @@ from app.consular.router import router as consular_router
 from app.content.router import router as content_router
 from app.content.service import ContentStore
 from app.conversations.router import router as conversations_router
-from app.conversations.service import UserLocks
+from app.conversations.service import Conversations
 from app.db import create_engine, create_sessionmaker
 from app.errors import JolError, error_body
 
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.content_store = ContentStore(
             app.state.sessionmaker, settings.content_refresh_seconds
         )
-        app.state.user_locks = UserLocks()
+        app.state.conversations = Conversations()
         try:
             yield
         finally:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Depends, Path, Response
 from pydantic import BaseModel
 
 from app.conversations.service import handle_event, set_reachable
-from app.deps import LocksDep, MakerDep, SettingsDep, StoreDep, require_service_token
+from app.deps import ConversationsDep, MakerDep, SettingsDep, StoreDep, require_service_token
 from app.dialogue.types import Event
 from app.errors import NotFound
 
@@ -47,7 +47,7 @@ async def post_event(
     settings: SettingsDep,
     maker: MakerDep,
     store: StoreDep,
-    locks: LocksDep,
+    conversations: ConversationsDep,
     channel: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{1,31}$")],
     user_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")],
     event: Annotated[Event, Body()],
@@ -56,7 +56,7 @@ async def post_event(
     outcome = await handle_event(
         maker=maker,
         store=store,
-        locks=locks,
+        conversations=conversations,
         channel=channel,
         user_id=user_id,
         event=event,

@@ -12,12 +12,15 @@ import asyncio
 import logging
 import random
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.answers.emergency import is_emergency
 from app.consular import service as consular
 from app.content.service import ContentStore
 from app.dialogue.consular import RequestInfo
@@ -39,15 +42,30 @@ class EventOutcome:
     revision: int
 
 
-class UserLocks:
-    """One asyncio.Lock per (channel, user), dropped when nobody holds or waits for it."""
+@dataclass
+class _Cached:
+    id: int
+    revision: int
+    state: dict[str, Any]
 
-    def __init__(self) -> None:
+
+class Conversations:
+    """Per-user locks, and the last state this process wrote for each recent user.
+
+    The cache saves reading the row back on every event; it is never trusted blindly: the
+    UPDATE is conditional on the cached revision, so a write by another process (or the
+    worker) makes it miss, and the row is read again.
+    """
+
+    def __init__(self, cache_size: int = 50_000) -> None:
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        self._cache: OrderedDict[tuple[str, str], _Cached] = OrderedDict()
+        self._cache_size = cache_size
 
-    def get(self, channel: str, user_id: str) -> asyncio.Lock:
+    def lock(self, channel: str, user_id: str) -> asyncio.Lock:
+        """One asyncio.Lock per (channel, user), dropped when nobody holds or waits for it."""
         key = (channel, user_id)
         lock = self._locks.get(key)
         if lock is None:
@@ -55,12 +73,27 @@ class UserLocks:
             self._locks[key] = lock
         return lock
 
+    def cached(self, key: tuple[str, str]) -> _Cached | None:
+        found = self._cache.get(key)
+        if found is not None:
+            self._cache.move_to_end(key)
+        return found
+
+    def remember(self, key: tuple[str, str], value: _Cached) -> None:
+        self._cache[key] = value
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self._cache.pop(key, None)
+
 
 async def handle_event(
     *,
     maker: async_sessionmaker[AsyncSession],
     store: ContentStore,
-    locks: UserLocks,
+    conversations: Conversations,
     channel: str,
     user_id: str,
     event: Event,
@@ -70,15 +103,17 @@ async def handle_event(
     """Process `event` for the user; the state is stored before the replies are returned."""
     content = await store.current()
     answerer = await store.answerer()
-    async with locks.get(channel, user_id):
+    key = (channel, user_id)
+    async with conversations.lock(channel, user_id):
         for attempt in range(MAX_ATTEMPTS):
             async with maker() as session:
-                conversation = await _load_or_create(session, channel, user_id)
-                if conversation is None:
-                    continue  # created concurrently by another process: read it again
-                # Read before the UPDATE: an ORM update synchronises the loaded object.
-                revision = conversation.revision
-                state = State.from_dict(conversation.state)
+                row = conversations.cached(key)
+                if row is None:
+                    loaded = await _load_or_create(session, channel, user_id)
+                    if loaded is None:
+                        continue  # created concurrently by another process: read it again
+                    row = _Cached(loaded.id, loaded.revision, loaded.state)
+                state = State.from_dict(row.state)
                 requests: list[RequestInfo] = []
                 if needs_requests(state, event):
                     rows = await consular.open_requests(session, channel=channel, user_id=user_id)
@@ -90,31 +125,36 @@ async def handle_event(
                     answer=answerer,
                     default_lang=default_lang,
                     requests=requests,
+                    emergency=is_emergency,
                 )
                 if any(effect.kind == "forget" for effect in result.effects):
                     await consular.forget_user(session, channel=channel, user_id=user_id)
                     await session.commit()
+                    conversations.forget(key)
                     return EventOutcome(result.replies, result.state, content.version, 0)
-                values = _profile_values(result.effects)
+                stored = result.state.to_dict()
                 written = await session.execute(
                     update(Conversation)
-                    .where(Conversation.id == conversation.id, Conversation.revision == revision)
+                    .where(Conversation.id == row.id, Conversation.revision == row.revision)
                     .values(
-                        state=result.state.to_dict(),
-                        revision=revision + 1,
+                        state=stored,
+                        revision=row.revision + 1,
                         lang=result.state.lang,
                         country=result.state.country,
                         updated_at=utcnow(),
-                        **values,
+                        **_profile_values(result.effects),
                     )
                 )
                 if written.rowcount != 1:  # type: ignore[attr-defined]
+                    # Another process (or the worker) wrote since: read the row again.
                     await session.rollback()
+                    conversations.forget(key)
                     await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                     continue
                 await _apply_effects(session, channel, user_id, result.effects, staff_chat_id)
                 await session.commit()
-                return EventOutcome(result.replies, result.state, content.version, revision + 1)
+                conversations.remember(key, _Cached(row.id, row.revision + 1, stored))
+                return EventOutcome(result.replies, result.state, content.version, row.revision + 1)
     raise Conflict("too many concurrent events for this user; try again")
 
 

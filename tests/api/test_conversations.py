@@ -209,3 +209,33 @@ async def test_commands_are_described_per_language(client: httpx.AsyncClient) ->
         "stop",
         "forget",
     ]
+
+
+async def test_danger_typed_in_free_text_reaches_the_emergency_entry(
+    client: httpx.AsyncClient,
+) -> None:
+    await post(client, "21", type="start")
+    await post(client, "21", type="button", data="l.en")
+    body = await post(client, "21", type="text", text="help me my boss took my passport")
+    assert body["state"]["node"] == "sos:start"
+    assert body["replies"][0]["text"] == "If you are in danger, call the police."
+
+
+async def test_a_write_by_another_process_invalidates_the_cached_state(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    from sqlalchemy import update
+
+    await post(client, "22", type="start")
+    await post(client, "22", type="button", data="l.en")
+    # Another process (here: the worker's retention job) rewrites the row behind our back.
+    async with app.state.sessionmaker() as session:
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.user_id == "22")
+            .values(state={}, revision=Conversation.revision + 1)
+        )
+        await session.commit()
+    body = await post(client, "22", type="command", name="help")
+    # The cached state (language en) was not trusted: the user starts over with no language.
+    assert body["state"]["lang"] == "ky" and body["revision"] == 4

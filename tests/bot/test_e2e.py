@@ -514,7 +514,7 @@ async def test_the_outbox_retries_429_and_gives_up_on_a_blocked_user(
         ).scalar_one()
         assert (first.status, first.attempts) == ("failed", 2)
         assert "blocked" in (first.last_error or "")
-        assert (await conversation(app, 602)).active is False
+    assert (await conversation(app, 602)).active is False
 
 
 async def test_jol_serve_hosts_api_worker_and_bot_in_one_process(
