@@ -144,6 +144,8 @@ async def handle_event(
                         updated_at=utcnow(),
                         **_profile_values(result.effects),
                     )
+                    # Nothing in the session holds the row: no need to synchronise objects.
+                    .execution_options(synchronize_session=False)
                 )
                 if written.rowcount != 1:  # type: ignore[attr-defined]
                     # Another process (or the worker) wrote since: read the row again.
