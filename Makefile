@@ -55,6 +55,8 @@ lint: setup
 
 bench: content-load
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/qa_bench.py
+	$(BIN)/python bench/bot_bench.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis
