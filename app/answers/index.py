@@ -21,6 +21,9 @@ from app.dialogue.engine import Match
 
 N_MIN, N_MAX = 3, 5
 WEIGHTS = {"question": 1.0, "title": 0.9, "tags": 0.6, "body": 0.45}
+# N-grams found in more than this share of the texts say little and cost the most (their
+# posting lists are the longest): queries skip them.
+MAX_SHARE = 0.2
 # How much an article's second best text adds to its best.
 SECOND = 0.5
 # Below this an answer is a guess: the engine says it is not sure.
@@ -75,6 +78,7 @@ class QuestionIndex:
                 frequency[gram] += 1
         total = len(raw)
         self.idf = {g: math.log(1 + total / f) for g, f in frequency.items()}
+        self.min_idf = math.log(1 + 1 / MAX_SHARE)
         self.docs: list[_Doc] = []
         self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for article_id, weight, grams in raw:
@@ -97,6 +101,8 @@ class QuestionIndex:
                 continue
             dots: dict[int, float] = defaultdict(float)
             for gram, value in query.items():
+                if self.idf[gram] < self.min_idf:
+                    continue
                 for doc_index, weight in self.postings[gram]:
                     dots[doc_index] += value * weight
             for doc_index, dot in dots.items():
