@@ -1,9 +1,8 @@
-"""A plain keyword matcher over the published articles (titles, tags, example questions).
+"""The plain baseline for question answering: keywords, no normalisation.
 
-Words are lower-cased and cut to their first five letters, a crude stem that copes with Russian
-and Kyrgyz endings; an article's score is the share of the query's weight (by idf) it covers.
-Question answering proper (transliteration, typos, language detection, emergencies) is a later
-piece of work that replaces this behind the same `Answerer` signature.
+Words are lower-cased and cut to their first five letters; an article's score is the share of
+the query's weight (by idf) it covers. The service answers with `app.answers.index`; this stays
+as the baseline `bench/qa_bench.py` measures it against, in the same run.
 """
 
 from __future__ import annotations
