@@ -21,7 +21,7 @@ from app.content.service import ContentStore
 from app.conversations.router import router as conversations_router
 from app.conversations.service import Conversations
 from app.db import create_engine, create_sessionmaker
-from app.errors import JolError, error_body
+from app.errors import ContentUnavailable, JolError, error_body
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.sessionmaker, settings.content_refresh_seconds
         )
         app.state.conversations = Conversations()
+        try:
+            # Compile the content and build the question index now, not on a user's request.
+            await app.state.content_store.current()
+        except ContentUnavailable:
+            log.warning("no content is published yet: run `jol content load`")
         try:
             yield
         finally:
