@@ -13,6 +13,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.admin.router import router as admin_router
+from app.answers.admin_router import router as gaps_router
 from app.answers.router import router as answers_router
 from app.config import Settings, get_settings
 from app.consular.router import router as consular_router
@@ -131,4 +132,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(answers_router)
     app.include_router(consular_router)
     app.include_router(admin_router)
+    app.include_router(gaps_router)
     return app

@@ -40,6 +40,7 @@ def test_upgrade_from_empty_matches_the_models(empty_database_url: str) -> None:
         "outbound_messages",
         "admin_keys",
         "audit_log",
+        "unanswered_questions",
     }
 
 

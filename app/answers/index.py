@@ -28,6 +28,8 @@ MAX_SHARE = 0.2
 SECOND = 0.5
 # Below this an answer is a guess: the engine says it is not sure.
 MIN_SCORE = 0.22
+# Below this it is not even worth offering as a topic.
+MIN_GUESS = 0.08
 
 
 def ngrams(text: str) -> dict[str, float]:
@@ -119,7 +121,7 @@ class QuestionIndex:
         if not has_a_word(text):
             return []
         ranked = sorted(self.scores(text).items(), key=lambda item: -item[1])
-        return [Match(a, round(s, 3)) for a, s in ranked[:3] if s >= MIN_SCORE]
+        return [Match(a, round(s, 3), s >= MIN_SCORE) for a, s in ranked[:3] if s >= MIN_GUESS]
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,6 @@ async def post_ask(store: StoreDep, body: AskIn) -> AskOut:
                 score=m.score,
             )
             for m in answer.matches
-            if m.article_id in lc.articles
+            if m.confident and m.article_id in lc.articles
         ],
     )

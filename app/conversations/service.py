@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.answers.emergency import is_emergency
+from app.answers.gaps import record_unanswered
 from app.consular import service as consular
 from app.content.service import ContentStore
 from app.dialogue.consular import RequestInfo
@@ -229,6 +230,10 @@ async def _apply_effects(
         elif effect.kind == "consular_cancel":
             await consular.cancel_by_user(
                 session, channel=channel, user_id=user_id, request_id=int(effect.data["id"])
+            )
+        elif effect.kind == "unanswered":
+            await record_unanswered(
+                session, text=str(effect.data["text"]), lang=str(effect.data["lang"])
             )
         elif effect.kind == "consular_message":
             await consular.message_from_user(

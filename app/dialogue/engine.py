@@ -63,10 +63,15 @@ COMMANDS = {
 
 @dataclass(frozen=True)
 class Match:
-    """An article that question answering found for a text, with its score (0..1)."""
+    """An article that question answering found for a text, with its score (0..1).
+
+    `confident` is false for a guess: the engine then says it is not sure and offers it as one
+    topic among others rather than as the answer.
+    """
 
     article_id: str
     score: float
+    confident: bool = True
 
 
 # Question answering as the engine sees it: (text, language) -> best matches first.
@@ -300,6 +305,12 @@ class _Turn(ConsularFlow):
             self.stale()
 
     def on_global_button(self, rest: str) -> bool:
+        if rest == "consul":
+            consul = self.consular_request_node()
+            if consul is None:
+                return False
+            self.goto(consul)
+            return True
         names = {
             "menu": "menu",
             "back": "back",
@@ -399,22 +410,52 @@ class _Turn(ConsularFlow):
             if matches:
                 self.show_article_answer(matches[0].article_id)
             return
-        if not matches:
-            self.say(
-                self.s.get(
-                    _(
-                        "Sorry, I did not understand. Choose a topic from the menu, "
-                        "or write your question in other words."
-                    )
-                ),
+        confident = [m for m in matches if m.confident]
+        if not confident:
+            # Not sure: say so, offer the likeliest topics and the consulate, and tell editors
+            # (the content gap report) that this question found no answer.
+            self.effects.append(Effect("unanswered", {"text": stripped, "lang": self.lc.lang}))
+            buttons = [
                 [
-                    [Button(self.s.get(_("Menu")), data="g.menu")],
-                    [Button(self.s.get(_("I need help now")), data="g.sos")],
-                ],
+                    Button(
+                        str(self.lc.articles[m.article_id].title),
+                        data=f"a.{self.content.version}.{m.article_id}",
+                    )
+                ]
+                for m in matches[:3]
+            ]
+            consul = self.consular_request_node()
+            if consul is not None:
+                buttons.append([Button(self.s.get(_("Ask the consulate")), data="g.consul")])
+            buttons.append(
+                [
+                    Button("☰ " + self.s.get(_("Menu")), data="g.menu"),
+                    Button("🆘 " + self.s.get(_("I need help now")), data="g.sos"),
+                ]
             )
+            text = (
+                _("I am not sure I understood. Perhaps one of these topics helps:")
+                if matches
+                else _(
+                    "Sorry, I did not understand. Choose a topic from the "
+                    "menu, or write your question in other words."
+                )
+            )
+            self.say(self.s.get(text), buttons)
             return
-        best, others = matches[0], matches[1:3]
+        best, others = confident[0], confident[1:3]
         self.show_article_answer(best.article_id, also=[m.article_id for m in others])
+
+    def consular_request_node(self) -> NodeRef | None:
+        """The node that starts a request to the consulate (the emergency tree's first)."""
+        emergency_tree = self.menu_ref("emergency")[0]
+        candidates = [
+            ref
+            for ref, node in self.lc.nodes.items()
+            if isinstance(node, ActionNode) and node.action == "request_consular_contact"
+        ]
+        candidates.sort(key=lambda ref: ref[0] != emergency_tree)
+        return candidates[0] if candidates else None
 
     # -- navigation ------------------------------------------------------------------------------
 

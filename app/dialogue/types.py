@@ -96,6 +96,7 @@ class Effect:
         "consular_cancel",
         "consular_message",
         "forget",
+        "unanswered",
         "campaign",
         "profile",
         "subscription",

@@ -10,6 +10,7 @@ from app.models.consular import (
 )
 from app.models.content import ContentVersion
 from app.models.conversation import Conversation
+from app.models.gaps import UnansweredQuestion
 
 __all__ = [
     "REQUEST_STATUSES",
@@ -22,4 +23,5 @@ __all__ = [
     "ContentVersion",
     "Conversation",
     "OutboundMessage",
+    "UnansweredQuestion",
 ]

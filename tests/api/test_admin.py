@@ -15,6 +15,7 @@ from sqlalchemy import String, cast, func, select, update
 
 from app.admin.keys import create_key
 from app.admin.router import router as admin_router
+from app.answers.admin_router import router as gaps_router
 from app.consular.router import router as consular_router
 from app.consular.service import redact_closed
 from app.models import (
@@ -92,7 +93,7 @@ def admin_routes(app: FastAPI) -> list[tuple[str, str, set[str]]]:
     """Every admin route the app serves (from its OpenAPI table) with the roles its guard
     allows; a served admin route without a declared guard fails the test."""
     guarded: dict[tuple[str, str], set[str]] = {}
-    for router in (consular_router, admin_router):
+    for router in (consular_router, admin_router, gaps_router):
         for route in router.routes:
             assert isinstance(route, APIRoute)
             guards = [
@@ -141,6 +142,7 @@ async def test_every_admin_route_enforces_its_role_and_scope(
         "/admin/v1/consular/": {"consular", "admin"},
         "/admin/v1/keys": {"admin"},
         "/admin/v1/audit": {"admin"},
+        "/admin/v1/content/": {"editor", "admin"},
     }
     for method, path, allowed in routes:
         expected = next(roles for prefix, roles in policy.items() if path.startswith(prefix))
@@ -434,6 +436,7 @@ async def test_forget_erases_everything_personal(app: FastAPI, client: httpx.Asy
         "consular_messages",
         "outbound_messages",
         "audit_log",
+        "unanswered_questions",
         "admin_keys",
         "content_versions",
     }
@@ -512,3 +515,38 @@ async def test_urgent_requests_notify_the_staff_chat_without_personal_data(
     assert text.startswith("**New urgent consular request #") and "(RU)" in text
     for personal in ("709", "+7999", "Kazan", "Aibek"):
         assert personal not in text
+
+
+async def test_unanswered_questions_make_the_content_gap_report(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async def ask(user: str, text: str) -> dict[str, Any]:
+        response = await client.post(
+            EVENTS.format(user=user),
+            json={"type": "text", "text": text},
+            headers=auth(SERVICE_TOKEN),
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+    for user in ("801", "802"):
+        await client.post(
+            EVENTS.format(user=user), json={"type": "start"}, headers=auth(SERVICE_TOKEN)
+        )
+        await client.post(
+            EVENTS.format(user=user),
+            json={"type": "language", "lang": "en"},
+            headers=auth(SERVICE_TOKEN),
+        )
+    first = await ask("801", "Xyzzy plugh? +7 999 123 45 67")
+    assert first["replies"][0]["text"].startswith(("I am not sure", "Sorry, I did not"))
+    labels = [b["label"] for r in first["replies"] for row in r["buttons"] for b in row]
+    assert "Ask the consulate" in labels
+    await ask("802", "xyzzy   plugh? +7 999 123 45 67")
+    await ask("802", "what documents do I need")  # answered: not a gap
+    editor = await new_key(app, "editor")
+    gaps = (await client.get("/admin/v1/content/gaps", headers=auth(editor))).json()
+    assert [(g["text"], g["lang"], g["count"]) for g in gaps] == [
+        ("xyzzy plugh? #", "en", 2)
+    ]
+    assert await personal_traces(app, ["999 123", "9991234567"]) == []

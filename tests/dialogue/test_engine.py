@@ -413,7 +413,7 @@ def test_free_text_without_an_answer_offers_the_menu(content: Content) -> None:
     d = Dialog(content, answer=QuestionIndex(content)).start(lang="ky")
     d.send(type="text", text="ааа ббб")
     assert d.text.startswith("Кечиресиз, түшүнгөн жокмун.")
-    assert set(d.buttons().values()) == {"g.menu", "g.sos"}
+    assert set(d.buttons().values()) == {"g.consul", "g.menu", "g.sos"}
 
 
 def test_events_before_a_language_is_chosen_ask_for_it(content: Content) -> None:
@@ -544,3 +544,24 @@ def test_danger_in_free_text_goes_to_the_emergency_entry_first(content: Content)
         emergency=is_emergency,
     )
     assert calm.state.node == "learn:start" and not calm.state.urgent
+
+
+def test_a_guess_is_offered_as_a_topic_not_given_as_the_answer(content: Content) -> None:
+    from app.dialogue.engine import Match
+
+    def unsure(text: str, lang: str) -> list[Match]:
+        return [Match("never-pay", 0.15, confident=False), Match("documents", 0.1, False)]
+
+    d = Dialog(content, answer=unsure).start()
+    d.send(type="text", text="something vague")
+    assert d.text == "I am not sure I understood. Perhaps one of these topics helps:"
+    assert list(d.buttons()) == [
+        "Never pay for a job",
+        "Documents",
+        "Ask the consulate",
+        "☰ Menu",
+        "🆘 I need help now",
+    ]
+    assert d.effects == [Effect("unanswered", {"text": "something vague", "lang": "en"})]
+    d.click("Ask the consulate")
+    assert d.state.node == "sos:request" and d.state.form is not None
