@@ -30,9 +30,12 @@ async def post_event(
     user_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")],
     event: Annotated[Event, Body()],
 ) -> dict[str, Any]:
-    return {"replies": [{"text": f"got {event.type}", "buttons": [], "contact_request": None}],
-            "state": {"lang": None, "node": None, "country": None},
-            "content_version": 0, "revision": 0}
+    return {
+        "replies": [{"text": f"got {event.type}", "buttons": [], "contact_request": None}],
+        "state": {"lang": None, "node": None, "country": None},
+        "content_version": 0,
+        "revision": 0,
+    }
 
 
 app = ServerTiming(bare)

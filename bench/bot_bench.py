@@ -96,8 +96,18 @@ UNKNOWN = {  # as in walks.py: questions the content cannot answer
     "ru": ["привет", "сколько стоит билет до москвы", "какая погода в стамбуле", "спасибо"],
     "en": ["hello", "how much is a ticket to Moscow", "what is the weather in Istanbul", "thanks"],
 }
-LANG_HINTS = [("ky", "ky"), ("ky", None), ("ru", "ru-RU"), ("ru", "ru"), ("en", "en-GB"),
-              ("ru", None), ("ky", "ky-KG"), ("ru", "ru-RU"), ("ky", None), ("en", "en")]
+LANG_HINTS = [
+    ("ky", "ky"),
+    ("ky", None),
+    ("ru", "ru-RU"),
+    ("ru", "ru"),
+    ("en", "en-GB"),
+    ("ru", None),
+    ("ky", "ky-KG"),
+    ("ru", "ru-RU"),
+    ("ky", None),
+    ("en", "en"),
+]
 
 
 def is_message_method(method: str) -> bool:
@@ -224,16 +234,22 @@ class BenchDouble(TelegramDouble):
             if lanes:
                 await asyncio.gather(*lanes, return_exceptions=True)
 
-    async def _lane(self, queue: asyncio.Queue[tuple[dict[str, Any], dict[str, Any]]],
-                    in_flight: set[int]) -> None:
+    async def _lane(
+        self, queue: asyncio.Queue[tuple[dict[str, Any], dict[str, Any]]], in_flight: set[int]
+    ) -> None:
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         async with httpx.AsyncClient(timeout=10, limits=limits, trust_env=False) as client:
             while True:
                 hook, update = await queue.get()
                 await self._deliver(client, hook, update, in_flight)
 
-    async def _deliver(self, client: httpx.AsyncClient, hook: dict[str, Any],
-                       update: dict[str, Any], in_flight: set[int]) -> None:
+    async def _deliver(
+        self,
+        client: httpx.AsyncClient,
+        hook: dict[str, Any],
+        update: dict[str, Any],
+        in_flight: set[int],
+    ) -> None:
         try:
             rec = self.by_update.get(update["update_id"])
             if rec is not None and rec.sent_at is None:
@@ -242,15 +258,19 @@ class BenchDouble(TelegramDouble):
             if hook.get("secret_token"):
                 headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
             try:
-                response = await client.post(hook["url"], content=json.dumps(update),
-                                             headers=headers)
+                response = await client.post(
+                    hook["url"], content=json.dumps(update), headers=headers
+                )
             except httpx.HTTPError as exc:
                 self._webhook_error = (int(time.time()), f"Connection failed: {exc!r}")
                 await self._sleep(self.webhook_retry_delay)
                 return
             if not 200 <= response.status_code < 300:
-                self._webhook_error = (int(time.time()), "Wrong response from the webhook: "
-                                       f"{response.status_code} {response.reason_phrase}")
+                self._webhook_error = (
+                    int(time.time()),
+                    "Wrong response from the webhook: "
+                    f"{response.status_code} {response.reason_phrase}",
+                )
                 await self._sleep(self.webhook_retry_delay)
                 return
             self._pending = [u for u in self._pending if u is not update]
@@ -346,22 +366,41 @@ class BotProcess:
 
 @contextlib.asynccontextmanager
 async def bot_process(
-    mode: str, tg: TelegramDouble, workdir: Path, profile: Path | None = None,
+    mode: str,
+    tg: TelegramDouble,
+    workdir: Path,
+    profile: Path | None = None,
     max_connections: int = 40,
 ) -> AsyncIterator[BotProcess]:
     """Start bot_echo.py MODE, point the double's webhook at it; always stop it."""
     home = workdir / mode
     home.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"{mode}.log"
-    cmd = [sys.executable, str(BENCH / "bot_echo.py"), mode, "--api-base", tg.base_url,
-           "--file-base", tg.base_file_url, "--token", tg.token, "--secret", SECRET,
-           "--workdir", str(home)]
+    cmd = [
+        sys.executable,
+        str(BENCH / "bot_echo.py"),
+        mode,
+        "--api-base",
+        tg.base_url,
+        "--file-base",
+        tg.base_file_url,
+        "--token",
+        tg.token,
+        "--secret",
+        SECRET,
+        "--workdir",
+        str(home),
+    ]
     if profile is not None:
         cmd += ["--profile", str(profile)]
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
-            *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
-            cwd=home, env=dict(os.environ),
+            *cmd,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log,
+            cwd=home,
+            env=dict(os.environ),
         )
     try:
         assert proc.stdout is not None
@@ -370,12 +409,20 @@ async def bot_process(
         except TimeoutError:
             line = b""
         if not line.startswith(b"READY "):
-            raise RuntimeError(f"the {mode} bot did not start:\n"
-                               f"{log_path.read_text(errors='replace')[-3000:]}")
+            raise RuntimeError(
+                f"the {mode} bot did not start:\n{log_path.read_text(errors='replace')[-3000:]}"
+            )
         url = f"http://{HOST}:{int(line.split()[1])}/telegram/webhook"
-        await bot_api(tg, "setWebhook", {"url": url, "secret_token": SECRET,
-                                         "allowed_updates": ALLOWED_UPDATES,
-                                         "max_connections": max_connections})
+        await bot_api(
+            tg,
+            "setWebhook",
+            {
+                "url": url,
+                "secret_token": SECRET,
+                "allowed_updates": ALLOWED_UPDATES,
+                "max_connections": max_connections,
+            },
+        )
         yield BotProcess(mode, proc, url, log_path)
     finally:
         with contextlib.suppress(Exception):
@@ -393,13 +440,16 @@ async def bot_process(
                     proc.kill()
                     await proc.wait()
         lines = log_path.read_text(errors="replace").splitlines()
-        problems = [i for i, ln in enumerate(lines)
-                    if ln.startswith(("ERROR", "CRITICAL")) or "Traceback" in ln]
+        problems = [
+            i
+            for i, ln in enumerate(lines)
+            if ln.startswith(("ERROR", "CRITICAL")) or "Traceback" in ln
+        ]
         warns = sum(1 for ln in lines if ln.startswith("WARNING"))
         if problems or warns:
             print(f"  [{mode} bot log: {len(problems)} error lines, {warns} warnings]")
         if problems:  # the first error with its traceback
-            for ln in lines[problems[0]:problems[0] + 25]:
+            for ln in lines[problems[0] : problems[0] + 25]:
                 print(f"  | {ln[:200]}")
 
 
@@ -411,8 +461,10 @@ def content_questions() -> dict[str, list[str]]:
     from walks import CONTENT_DIR, load_content
 
     content = load_content(CONTENT_DIR)
-    return {lang: [str(q) for a in lc.articles.values() for q in a.questions]
-            for lang, lc in content.languages.items()}
+    return {
+        lang: [str(q) for a in lc.articles.values() for q in a.questions]
+        for lang, lc in content.languages.items()
+    }
 
 
 @dataclass
@@ -432,8 +484,9 @@ class Player:
 Action = Callable[[BenchDouble, Player, int], Awaitable[str]]
 
 
-def make_players(tg: BenchDouble, first_id: int, count: int, seed: int,
-                 questions: dict[str, list[str]]) -> list[Player]:
+def make_players(
+    tg: BenchDouble, first_id: int, count: int, seed: int, questions: dict[str, list[str]]
+) -> list[Player]:
     players = []
     for i in range(count):
         rng = random.Random(seed * 1_000_003 + i)
@@ -456,8 +509,12 @@ def _callback_data(tg: BenchDouble, p: Player) -> list[str]:
     target = p.user._inline_target(None)
     if target is None:
         return []
-    return [b["callback_data"] for row in target["reply_markup"]["inline_keyboard"]
-            for b in row if b.get("callback_data")]
+    return [
+        b["callback_data"]
+        for row in target["reply_markup"]["inline_keyboard"]
+        for b in row
+        if b.get("callback_data")
+    ]
 
 
 async def jol_action(tg: BenchDouble, p: Player, step: int) -> str:
@@ -467,8 +524,11 @@ async def jol_action(tg: BenchDouble, p: Player, step: int) -> str:
         await user.start("osh-2026" if rng.random() < 0.2 else None)
         return "start"
     keyboard = tg._reply_keyboards.get(user.id) or {}
-    asks_contact = any(isinstance(b, dict) and b.get("request_contact")
-                       for row in keyboard.get("keyboard", []) for b in row)
+    asks_contact = any(
+        isinstance(b, dict) and b.get("request_contact")
+        for row in keyboard.get("keyboard", [])
+        for b in row
+    )
     if asks_contact and rng.random() < 0.5:
         await user.share_contact(PHONE)
         return "contact"
@@ -561,8 +621,14 @@ class LoadResult:
 
 
 async def run_load(
-    tg: BenchDouble, name: str, bot: BotProcess | None, players: list[Player], action: Action,
-    steps: int, max_seconds: float, update_timeout: float,
+    tg: BenchDouble,
+    name: str,
+    bot: BotProcess | None,
+    players: list[Player],
+    action: Action,
+    steps: int,
+    max_seconds: float,
+    update_timeout: float,
 ) -> LoadResult:
     """Each player sends `steps` updates, one at a time, each after the previous was answered."""
     loop = asyncio.get_running_loop()
@@ -589,8 +655,9 @@ async def run_load(
                 continue
             assert rec.fut is not None
             try:
-                await asyncio.wait_for(rec.fut, timeout=min(update_timeout,
-                                                            max(0.1, deadline + 5 - loop.time())))
+                await asyncio.wait_for(
+                    rec.fut, timeout=min(update_timeout, max(0.1, deadline + 5 - loop.time()))
+                )
             except TimeoutError:
                 rec.timed_out = True
 
@@ -609,12 +676,19 @@ async def run_load(
     calls = +calls
     new_errors = tg.errors[errors_before:]
     result = LoadResult(
-        name=name, users=len(players), recs=recs, wall_s=wall, cpu_harness_s=cpu_h,
-        cpu_bot_s=cpu_b, cpu_machine_s=cpu_m,
-        messages=sum(n for m, n in calls.items() if is_message_method(m)), calls=calls,
+        name=name,
+        users=len(players),
+        recs=recs,
+        wall_s=wall,
+        cpu_harness_s=cpu_h,
+        cpu_bot_s=cpu_b,
+        cpu_machine_s=cpu_m,
+        messages=sum(n for m, n in calls.items() if is_message_method(m)),
+        calls=calls,
         errors=len(new_errors),
-        error_kinds=Counter(f"{r.canonical or r.method} {r.status} {r.description[:60]}"
-                            for r in new_errors),
+        error_kinds=Counter(
+            f"{r.canonical or r.method} {r.status} {r.description[:60]}" for r in new_errors
+        ),
         rate_limited=len(tg.rate_limited) - limited_before,
         violations=len(tg.violations) - violations_before,
         extra_messages=tg.extra_messages,
@@ -666,11 +740,15 @@ async def measure_delivery(
 
 # -- profile -----------------------------------------------------------------------------------
 
+
 def _package(filename: str, function: str) -> str:
     if filename == "~":
         return "socket I/O (C)" if "socket" in function else "other C builtins"
-    if filename.startswith("<frozen importlib") or "_distutils_hack" in filename or (
-            "__editable__" in filename):
+    if (
+        filename.startswith("<frozen importlib")
+        or "_distutils_hack" in filename
+        or ("__editable__" in filename)
+    ):
         return "import machinery"
     if filename.startswith("<"):
         return "other"
@@ -699,8 +777,10 @@ def print_profile(path: Path, mode: str, top: int = 16) -> None:
             continue
         by_pkg[_package(filename, function)] += tt
     busy = sum(by_pkg.values()) or 1.0
-    print(f"  {mode} bot process under cProfile: {busy:.2f} s busy, {idle:.2f} s idle in epoll "
-          "(warm-up included; cProfile slows everything down, so read shares, not totals)")
+    print(
+        f"  {mode} bot process under cProfile: {busy:.2f} s busy, {idle:.2f} s idle in epoll "
+        "(warm-up included; cProfile slows everything down, so read shares, not totals)"
+    )
     print("  busy time by package (own time):")
     for pkg, tt in by_pkg.most_common(14):
         print(f"    {pkg:28}{tt:8.2f} s  {100 * tt / busy:5.1f} %")
@@ -710,7 +790,7 @@ def print_profile(path: Path, mode: str, top: int = 16) -> None:
     start = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls")), 0)
     site = str(Path(sys.prefix) / "lib" / "python3.11" / "site-packages") + "/"
     print("  top functions by own time (epoll included):")
-    for ln in lines[start:start + top + 2]:
+    for ln in lines[start : start + top + 2]:
         print("    " + ln.replace(site, "").replace(str(ROOT) + "/", "")[:160])
 
 
@@ -723,30 +803,44 @@ def fmt_ms(a: float, b: float) -> str:
 
 def print_load(r: LoadResult) -> None:
     s = r.stats
-    print(f"  {r.name}: {s['answered']:.0f}/{s['updates']:.0f} updates answered in "
-          f"{s['span_s']:.2f} s -> {s['updates_per_s']:,.1f} updates/s "
-          f"({r.users} users; {s['unanswered']:.0f} unanswered, {s['timed_out']:.0f} timed out, "
-          f"{s['action_errors']:.0f} user-side errors)")
-    print(f"    latency, POST start -> first Bot API call  p50/p99/max "
-          f"{s['first_p50_ms']:.1f} / {s['first_p99_ms']:.1f} / {s['first_max_ms']:.1f} ms")
-    print(f"    latency, POST start -> first message       p50/p99/max "
-          f"{s['msg_p50_ms']:.1f} / {s['msg_p99_ms']:.1f} / {s['msg_max_ms']:.1f} ms")
-    print(f"    double side: wait in the double's queue p50/p99 "
-          f"{fmt_ms(s['queue_p50_ms'], s['queue_p99_ms'])}, webhook POST round trip p50/p99 "
-          f"{fmt_ms(s['post_p50_ms'], s['post_p99_ms'])}")
+    print(
+        f"  {r.name}: {s['answered']:.0f}/{s['updates']:.0f} updates answered in "
+        f"{s['span_s']:.2f} s -> {s['updates_per_s']:,.1f} updates/s "
+        f"({r.users} users; {s['unanswered']:.0f} unanswered, {s['timed_out']:.0f} timed out, "
+        f"{s['action_errors']:.0f} user-side errors)"
+    )
+    print(
+        f"    latency, POST start -> first Bot API call  p50/p99/max "
+        f"{s['first_p50_ms']:.1f} / {s['first_p99_ms']:.1f} / {s['first_max_ms']:.1f} ms"
+    )
+    print(
+        f"    latency, POST start -> first message       p50/p99/max "
+        f"{s['msg_p50_ms']:.1f} / {s['msg_p99_ms']:.1f} / {s['msg_max_ms']:.1f} ms"
+    )
+    print(
+        f"    double side: wait in the double's queue p50/p99 "
+        f"{fmt_ms(s['queue_p50_ms'], s['queue_p99_ms'])}, webhook POST round trip p50/p99 "
+        f"{fmt_ms(s['post_p50_ms'], s['post_p99_ms'])}"
+    )
     kinds = Counter(rec.kind for rec in r.recs if rec.kind)
-    print(f"    mix: {', '.join(f'{k} {n}' for k, n in kinds.most_common())}; "
-          f"{s['msgs_per_update']:.2f} messages per update ({r.extra_messages} after the first); "
-          f"calls: {', '.join(f'{m} {n}' for m, n in r.calls.most_common(5))}")
+    print(
+        f"    mix: {', '.join(f'{k} {n}' for k, n in kinds.most_common())}; "
+        f"{s['msgs_per_update']:.2f} messages per update ({r.extra_messages} after the first); "
+        f"calls: {', '.join(f'{m} {n}' for m, n in r.calls.most_common(5))}"
+    )
     others = s["cpu_machine_pct"] - s["cpu_harness_pct"] - s["cpu_bot_pct"]
-    print(f"    CPU (% of one core over {r.wall_s:.1f} s): double+users "
-          f"{s['cpu_harness_pct']:.0f} %, bot process {s['cpu_bot_pct']:.0f} %, other processes "
-          f"{max(0.0, others):.0f} % (machine {s['cpu_machine_pct']:.0f} % of "
-          f"{100 * (os.cpu_count() or 1)} %)")
+    print(
+        f"    CPU (% of one core over {r.wall_s:.1f} s): double+users "
+        f"{s['cpu_harness_pct']:.0f} %, bot process {s['cpu_bot_pct']:.0f} %, other processes "
+        f"{max(0.0, others):.0f} % (machine {s['cpu_machine_pct']:.0f} % of "
+        f"{100 * (os.cpu_count() or 1)} %)"
+    )
     if r.errors or r.rate_limited or r.violations:
-        print(f"    double answered {r.errors} errors, {r.rate_limited} 429s, "
-              f"{r.violations} violations: "
-              + "; ".join(f"{k} x{n}" for k, n in r.error_kinds.most_common(3)))
+        print(
+            f"    double answered {r.errors} errors, {r.rate_limited} 429s, "
+            f"{r.violations} violations: "
+            + "; ".join(f"{k} x{n}" for k, n in r.error_kinds.most_common(3))
+        )
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -756,12 +850,19 @@ async def run(args: argparse.Namespace) -> int:
     max_seconds = 60.0 if quick else 240.0
     warm_users, warm_steps = min(10, users), 3
     load1, load5, _ = os.getloadavg()
-    print(f"Jol bot benchmark{' (quick)' if quick else ''}: Python {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs, load average {load1:.2f} / {load5:.2f} (1 / 5 min)")
-    delivery_mode = ("serial (the double's own loop: one POST at a time)" if args.serial_delivery
-                     else f"up to max_connections={args.max_connections} POSTs at once")
-    print(f"{users} scripted users x {steps} updates each, closed loop, no think time; "
-          f"warm-up {warm_users} x {warm_steps} before each bot")
+    print(
+        f"Jol bot benchmark{' (quick)' if quick else ''}: Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, load average {load1:.2f} / {load5:.2f} (1 / 5 min)"
+    )
+    delivery_mode = (
+        "serial (the double's own loop: one POST at a time)"
+        if args.serial_delivery
+        else f"up to max_connections={args.max_connections} POSTs at once"
+    )
+    print(
+        f"{users} scripted users x {steps} updates each, closed loop, no think time; "
+        f"warm-up {warm_users} x {warm_steps} before each bot"
+    )
     print(f"webhook delivery: {delivery_mode}\n")
     questions = content_questions()
     results: dict[str, LoadResult] = {}
@@ -774,17 +875,23 @@ async def run(args: argparse.Namespace) -> int:
 
             print("== 1. the double's own ceiling ==")
             ceiling = await tg.measure_ceiling(1.0 if quick else 3.0, concurrency=8)
-            print(f"  measure_ceiling (getMe, 8 connections, client in the double's loop): "
-                  f"{ceiling:,.0f} req/s")
-            async with bot_process("null", tg, workdir,
-                                   max_connections=args.max_connections) as bot:
+            print(
+                f"  measure_ceiling (getMe, 8 connections, client in the double's loop): "
+                f"{ceiling:,.0f} req/s"
+            )
+            async with bot_process(
+                "null", tg, workdir, max_connections=args.max_connections
+            ) as bot:
                 senders = [tg.user(next(next_id) + i, f"Ping {i}") for i in range(users)]
-                delivery = await measure_delivery(tg, bot, senders, 1.5 if quick else 3.0,
-                                                  cap=200_000)
-            print(f"  webhook delivery to a null endpoint ({users} users queueing): "
-                  f"{delivery['updates_per_s']:,.0f} updates/s, POST p50/p99 "
-                  f"{fmt_ms(delivery['post_p50_ms'], delivery['post_p99_ms'])}; CPU double "
-                  f"{delivery['cpu_harness_pct']:.0f} %, endpoint {delivery['cpu_bot_pct']:.0f} %")
+                delivery = await measure_delivery(
+                    tg, bot, senders, 1.5 if quick else 3.0, cap=200_000
+                )
+            print(
+                f"  webhook delivery to a null endpoint ({users} users queueing): "
+                f"{delivery['updates_per_s']:,.0f} updates/s, POST p50/p99 "
+                f"{fmt_ms(delivery['post_p50_ms'], delivery['post_p99_ms'])}; CPU double "
+                f"{delivery['cpu_harness_pct']:.0f} %, endpoint {delivery['cpu_bot_pct']:.0f} %"
+            )
 
             # The echo bot runs again last: the anchor is the mean of both runs, and the two
             # figures show how much the machine's speed drifted meanwhile.
@@ -794,25 +901,37 @@ async def run(args: argparse.Namespace) -> int:
                 ("jol", "jol", "Jol bot (real backend, SQLite)", jol_action),
             ]
             if not args.skip_diagnostic and not quick:
-                phases.append(("jol-nolimit", "jol-nolimit",
-                               "Jol, AIORateLimiter limits off (diagnostic)", jol_action))
+                phases.append(
+                    (
+                        "jol-nolimit",
+                        "jol-nolimit",
+                        "Jol, AIORateLimiter limits off (diagnostic)",
+                        jol_action,
+                    )
+                )
             phases.append(("echo2", "echo", "PTB echo bot again (anchor drift)", echo_action))
             for number, (key, mode, title, action) in enumerate(phases, start=2):
-                profile = (workdir / f"{key}.prof"
-                           if args.profile and key in ("echo", "jol", "jol-nolimit") else None)
+                profile = (
+                    workdir / f"{key}.prof"
+                    if args.profile and key in ("echo", "jol", "jol-nolimit")
+                    else None
+                )
                 print(f"\n== {number}. {title} ==")
-                async with bot_process(mode, tg, workdir, profile,
-                                       max_connections=args.max_connections) as bot:
+                async with bot_process(
+                    mode, tg, workdir, profile, max_connections=args.max_connections
+                ) as bot:
                     warm = make_players(tg, next(next_id), warm_users, 7, questions)
-                    warmed = await run_load(tg, f"{key} warm-up", bot, warm, action, warm_steps,
-                                            30.0, 10.0)
+                    warmed = await run_load(
+                        tg, f"{key} warm-up", bot, warm, action, warm_steps, 30.0, 10.0
+                    )
                     if warmed.stats["answered"] < warmed.stats["updates"]:
                         print_load(warmed)
-                        raise RuntimeError(f"the {key} bot left updates unanswered in the "
-                                           "warm-up: not measuring it (see its log above)")
+                        raise RuntimeError(
+                            f"the {key} bot left updates unanswered in the "
+                            "warm-up: not measuring it (see its log above)"
+                        )
                     players = make_players(tg, next(next_id), users, 1, questions)
-                    result = await run_load(tg, key, bot, players, action, steps, max_seconds,
-                                            20.0)
+                    result = await run_load(tg, key, bot, players, action, steps, max_seconds, 20.0)
                 results[key] = result
                 print_load(result)
                 if profile is not None and profile.exists():
@@ -828,31 +947,62 @@ async def run(args: argparse.Namespace) -> int:
     verdict = "PASS" if ratio >= BAR_RATIO else "MISS"
     raw_ups = results["raw"].stats["updates_per_s"]
     echo_vs_raw = anchor / raw_ups if raw_ups else float("nan")
-    others = {k: max(0.0, r.stats["cpu_machine_pct"] - r.stats["cpu_harness_pct"]
-                     - r.stats["cpu_bot_pct"]) for k, r in results.items()}
+    others = {
+        k: max(
+            0.0, r.stats["cpu_machine_pct"] - r.stats["cpu_harness_pct"] - r.stats["cpu_bot_pct"]
+        )
+        for k, r in results.items()
+    }
     rows: list[tuple[str, str, str, str]] = [
         ("double ceiling (getMe)", f"{ceiling:,.0f} req/s", "", ""),
         ("double webhook delivery", f"{delivery['updates_per_s']:,.0f} updates/s", "", ""),
-        ("raw echo updates/s", f"{results['raw'].stats['updates_per_s']:,.0f}",
-         "harness", ""),
-        ("raw echo p50 / p99", fmt_ms(results["raw"].stats["first_p50_ms"],
-                                      results["raw"].stats["first_p99_ms"]), "", ""),
-        ("PTB echo updates/s (1st / 2nd run)",
-         f"{echo['updates_per_s']:,.1f} / {echo2['updates_per_s']:,.1f}", "", ""),
+        ("raw echo updates/s", f"{results['raw'].stats['updates_per_s']:,.0f}", "harness", ""),
+        (
+            "raw echo p50 / p99",
+            fmt_ms(results["raw"].stats["first_p50_ms"], results["raw"].stats["first_p99_ms"]),
+            "",
+            "",
+        ),
+        (
+            "PTB echo updates/s (1st / 2nd run)",
+            f"{echo['updates_per_s']:,.1f} / {echo2['updates_per_s']:,.1f}",
+            "",
+            "",
+        ),
         ("PTB echo updates/s, mean", f"{anchor:,.1f}", "anchor", ""),
-        ("PTB echo p50 / p99 (1st run)", fmt_ms(echo["first_p50_ms"], echo["first_p99_ms"]),
-         "", ""),
+        (
+            "PTB echo p50 / p99 (1st run)",
+            fmt_ms(echo["first_p50_ms"], echo["first_p99_ms"]),
+            "",
+            "",
+        ),
         # The anchor is only an anchor if the double and the users are not what limits it.
-        ("PTB echo / raw echo updates/s", f"{echo_vs_raw:.2f}", "< 0.8",
-         "ok" if echo_vs_raw < 0.8 else "HARNESS-BOUND?"),
-        ("double+users CPU in echo runs",
-         f"{echo['cpu_harness_pct']:.0f} / {echo2['cpu_harness_pct']:.0f} %", "< 90 %",
-         "ok" if max(echo["cpu_harness_pct"], echo2["cpu_harness_pct"]) < 90
-         else "HARNESS-BOUND?"),
-        ("bot process CPU: echo / Jol",
-         f"{echo['cpu_bot_pct']:.0f} / {jol['cpu_bot_pct']:.0f} %", "", ""),
-        ("others' CPU: echo / Jol / echo2",
-         f"{others['echo']:.0f} / {others['jol']:.0f} / {others['echo2']:.0f} %", "", ""),
+        (
+            "PTB echo / raw echo updates/s",
+            f"{echo_vs_raw:.2f}",
+            "< 0.8",
+            "ok" if echo_vs_raw < 0.8 else "HARNESS-BOUND?",
+        ),
+        (
+            "double+users CPU in echo runs",
+            f"{echo['cpu_harness_pct']:.0f} / {echo2['cpu_harness_pct']:.0f} %",
+            "< 90 %",
+            "ok"
+            if max(echo["cpu_harness_pct"], echo2["cpu_harness_pct"]) < 90
+            else "HARNESS-BOUND?",
+        ),
+        (
+            "bot process CPU: echo / Jol",
+            f"{echo['cpu_bot_pct']:.0f} / {jol['cpu_bot_pct']:.0f} %",
+            "",
+            "",
+        ),
+        (
+            "others' CPU: echo / Jol / echo2",
+            f"{others['echo']:.0f} / {others['jol']:.0f} / {others['echo2']:.0f} %",
+            "",
+            "",
+        ),
         ("Jol updates/s", f"{jol['updates_per_s']:,.1f}", "", ""),
         ("Jol p50 / p99 (first call)", fmt_ms(jol["first_p50_ms"], jol["first_p99_ms"]), "", ""),
         ("Jol p50 / p99 (first message)", fmt_ms(jol["msg_p50_ms"], jol["msg_p99_ms"]), "", ""),
@@ -862,10 +1012,18 @@ async def run(args: argparse.Namespace) -> int:
         nl = results["jol-nolimit"].stats
         rows += [
             ("Jol, limiter off: updates/s", f"{nl['updates_per_s']:,.1f}", "diagnostic", ""),
-            ("Jol, limiter off: p50 / p99", fmt_ms(nl["msg_p50_ms"], nl["msg_p99_ms"]),
-             "(first msg)", ""),
-            ("Jol, limiter off / echo",
-             f"{nl['updates_per_s'] / anchor:.2f}" if anchor else "n/a", "diagnostic", ""),
+            (
+                "Jol, limiter off: p50 / p99",
+                fmt_ms(nl["msg_p50_ms"], nl["msg_p99_ms"]),
+                "(first msg)",
+                "",
+            ),
+            (
+                "Jol, limiter off / echo",
+                f"{nl['updates_per_s'] / anchor:.2f}" if anchor else "n/a",
+                "diagnostic",
+                "",
+            ),
             ("Jol, limiter off: bot CPU", f"{nl['cpu_bot_pct']:.0f} %", "", ""),
         ]
     unanswered = sum(int(r.stats["unanswered"]) for r in results.values())
@@ -877,12 +1035,16 @@ async def run(args: argparse.Namespace) -> int:
     print(f"  {'figure':34}{'measured':>20}  {'bar':12}result")
     for name, value, bar, mark in rows:
         print(f"  {name:34}{value:>20}  {bar:12}{mark}")
-    print("  latency = from the double starting the webhook POST of an update to the bot's first "
-          "Bot API call\n  for that chat arriving at the double; updates/s = answered updates / "
-          "(last answer - first POST).")
+    print(
+        "  latency = from the double starting the webhook POST of an update to the bot's first "
+        "Bot API call\n  for that chat arriving at the double; updates/s = answered updates / "
+        "(last answer - first POST)."
+    )
     if args.profile:
-        print("  --profile: the echo and Jol bot processes ran under cProfile, which slows them "
-              "down a lot:\n  these figures and the ratio are not the benchmark's result.")
+        print(
+            "  --profile: the echo and Jol bot processes ran under cProfile, which slows them "
+            "down a lot:\n  these figures and the ratio are not the benchmark's result."
+        )
     if internal or limited:
         print(f"  the double: {len(internal)} internal errors, {limited} 429s (rate limit off)")
     if violations:
@@ -895,27 +1057,45 @@ async def run(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=None,
-                        help="scripted users per load (default 50, quick 20)")
-    parser.add_argument("--updates-per-user", type=int, default=None,
-                        help="updates each user sends (default 20, quick 6)")
+    parser.add_argument(
+        "--users", type=int, default=None, help="scripted users per load (default 50, quick 20)"
+    )
+    parser.add_argument(
+        "--updates-per-user",
+        type=int,
+        default=None,
+        help="updates each user sends (default 20, quick 6)",
+    )
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
-    parser.add_argument("--profile", action="store_true",
-                        help="run the echo and Jol bot processes under cProfile and print where "
-                        "their time goes (the figures are then slower than normal)")
-    parser.add_argument("--serial-delivery", action="store_true",
-                        help="the double's own webhook loop, one POST in flight at a time")
-    parser.add_argument("--max-connections", type=int, default=40,
-                        help="setWebhook max_connections: concurrent POSTs (default 40, as "
-                        "Telegram's)")
-    parser.add_argument("--skip-diagnostic", action="store_true",
-                        help="skip the Jol run with the rate limiter off (quick always skips)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the echo and Jol bot processes under cProfile and print where "
+        "their time goes (the figures are then slower than normal)",
+    )
+    parser.add_argument(
+        "--serial-delivery",
+        action="store_true",
+        help="the double's own webhook loop, one POST in flight at a time",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=40,
+        help="setWebhook max_connections: concurrent POSTs (default 40, as Telegram's)",
+    )
+    parser.add_argument(
+        "--skip-diagnostic",
+        action="store_true",
+        help="skip the Jol run with the rate limiter off (quick always skips)",
+    )
     args = parser.parse_args()
-    if (args.users is not None and not 1 <= args.users <= 500) or (
-            args.updates_per_user is not None and not 1 <= args.updates_per_user <= 1000) or (
-            not 1 <= args.max_connections <= 100):
-        parser.error("--users must be 1..500, --updates-per-user 1..1000, "
-                     "--max-connections 1..100")
+    if (
+        (args.users is not None and not 1 <= args.users <= 500)
+        or (args.updates_per_user is not None and not 1 <= args.updates_per_user <= 1000)
+        or (not 1 <= args.max_connections <= 100)
+    ):
+        parser.error("--users must be 1..500, --updates-per-user 1..1000, --max-connections 1..100")
     try:
         return asyncio.run(run(args))
     except RuntimeError as exc:

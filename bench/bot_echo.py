@@ -337,8 +337,11 @@ async def run(args: argparse.Namespace) -> None:
                 limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
                 clients: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
                 for _ in range(64):
-                    clients.put_nowait(await stack.enter_async_context(
-                        httpx.AsyncClient(limits=limits, trust_env=False, timeout=10)))
+                    clients.put_nowait(
+                        await stack.enter_async_context(
+                            httpx.AsyncClient(limits=limits, trust_env=False, timeout=10)
+                        )
+                    )
                 send_url = f"{args.api_base}{args.token}/sendMessage"
                 await serve(raw_app(args.secret, clients, send_url), stop)
         elif args.mode == "echo":

@@ -41,8 +41,10 @@ def evaluate(answer: Any, items: list[dict[str, Any]], repeat: int) -> dict[str,
             hits[key].append((ids[:1] == [item["article"]], item["article"] in ids[:3]))
     latencies.sort()
     return {
-        "slices": {k: (len(v), sum(a for a, _ in v) / len(v), sum(b for _, b in v) / len(v))
-                   for k, v in hits.items()},
+        "slices": {
+            k: (len(v), sum(a for a, _ in v) / len(v), sum(b for _, b in v) / len(v))
+            for k, v in hits.items()
+        },
         "p50": statistics.median(latencies),
         "p99": latencies[int(len(latencies) * 0.99) - 1],
     }
@@ -59,8 +61,10 @@ def main() -> None:
     began = time.perf_counter()
     index = QuestionIndex(content)
     build_ms = (time.perf_counter() - began) * 1000
-    results = {"baseline": evaluate(KeywordAnswerer(content), items, args.repeat),
-               "jol": evaluate(index, items, args.repeat)}
+    results = {
+        "baseline": evaluate(KeywordAnswerer(content), items, args.repeat),
+        "jol": evaluate(index, items, args.repeat),
+    }
     print(f"{len(items)} questions; index built in {build_ms:.0f} ms\n")
     print(f"{'slice':12} {'n':>4}   {'baseline t1/t3':>15}   {'jol t1/t3':>11}   bar")
     order = ["all", "ky", "ru", "en", "plain", "latin", "typo", "slang", "emergency"]
@@ -73,14 +77,21 @@ def main() -> None:
     others = [i["text"] for i in items if "emergency" not in i["kinds"]]
     recall = sum(map(is_emergency, emergencies))
     alarms = sum(map(is_emergency, others))
-    print(f"\nemergency detection: {recall}/{len(emergencies)} recognised "
-          f"({'PASS' if recall == len(emergencies) else 'MISS'} against 100%), "
-          f"{alarms}/{len(others)} false alarms")
+    print(
+        f"\nemergency detection: {recall}/{len(emergencies)} recognised "
+        f"({'PASS' if recall == len(emergencies) else 'MISS'} against 100%), "
+        f"{alarms}/{len(others)} false alarms"
+    )
     for name in ("baseline", "jol"):
         r = results[name]
-        print(f"latency {name:8}: p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms"
-              + (f"  ({'PASS' if r['p99'] < BARS['p99_ms'] else 'MISS'} < 20 ms)"
-                 if name == "jol" else ""))
+        print(
+            f"latency {name:8}: p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms"
+            + (
+                f"  ({'PASS' if r['p99'] < BARS['p99_ms'] else 'MISS'} < 20 ms)"
+                if name == "jol"
+                else ""
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -32,10 +32,19 @@ def verdict(ok: bool) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run, for a smoke test")
-    parser.add_argument("--client-procs", type=int, default=1, choices=(1, 2),
-                        help="load generator processes for the API benchmark (default 1)")
-    parser.add_argument("--content", type=Path, default=CONTENT_DIR,
-                        help=f"content directory (default {CONTENT_DIR})")
+    parser.add_argument(
+        "--client-procs",
+        type=int,
+        default=1,
+        choices=(1, 2),
+        help="load generator processes for the API benchmark (default 1)",
+    )
+    parser.add_argument(
+        "--content",
+        type=Path,
+        default=CONTENT_DIR,
+        help=f"content directory (default {CONTENT_DIR})",
+    )
     args = parser.parse_args()
     if args.quick:
         steps, warmup_steps, duration, warmup = 3_000, 500, 3.0, 1.0
@@ -43,52 +52,84 @@ def main() -> int:
         steps, warmup_steps, duration, warmup = 20_000, 2_000, 10.0, 3.0
 
     load1, load5, _ = os.getloadavg()
-    print(f"Jol benchmarks{' (quick)' if args.quick else ''}: Python {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs, load average {load1:.2f} / {load5:.2f} (1 / 5 min)\n")
+    print(
+        f"Jol benchmarks{' (quick)' if args.quick else ''}: Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, load average {load1:.2f} / {load5:.2f} (1 / 5 min)\n"
+    )
     started = time.monotonic()
     print("== 1. dialogue engine, in-process ==")
     engine = engine_bench.run(steps, warmup_steps, args.content)
     print("\n== 2. conversation API on SQLite, over HTTP on 127.0.0.1 ==")
-    api = api_bench.run(duration, warmup, client_procs=args.client_procs,
-                        content_dir=args.content)
+    api = api_bench.run(duration, warmup, client_procs=args.client_procs, content_dir=args.content)
     jol, bare = api["jol"], api["bare"]
 
     rows: list[tuple[str, str, str, str]] = [
-        ("engine step() p50 / p99", f"{engine['p50_us']:.0f} / {engine['p99_us']:.0f} µs",
-         "p99 < 1 ms", verdict(engine["pass"])),
-        ("  without free-text turns p50 / p99",
-         f"{engine['dialogue_p50_us']:.0f} / {engine['dialogue_p99_us']:.0f} µs", "p99 < 1 ms",
-         verdict(engine["dialogue_pass"])),
+        (
+            "engine step() p50 / p99",
+            f"{engine['p50_us']:.0f} / {engine['p99_us']:.0f} µs",
+            "p99 < 1 ms",
+            verdict(engine["pass"]),
+        ),
+        (
+            "  without free-text turns p50 / p99",
+            f"{engine['dialogue_p50_us']:.0f} / {engine['dialogue_p99_us']:.0f} µs",
+            "p99 < 1 ms",
+            verdict(engine["dialogue_pass"]),
+        ),
         ("engine steps/s (1 core)", f"{engine['steps_per_s']:,.0f}", "", ""),
-        ("baseline p50 / p99 (harness)",
-         f"{engine['baseline_p50_us']:.1f} / {engine['baseline_p99_us']:.1f} µs", "", ""),
+        (
+            "baseline p50 / p99 (harness)",
+            f"{engine['baseline_p50_us']:.1f} / {engine['baseline_p99_us']:.1f} µs",
+            "",
+            "",
+        ),
         ("API jol events/s", f"{jol['events_per_s']:,.0f}", ">= 500", verdict(api["pass_rate"])),
-        ("API jol p50 / p99", f"{jol['p50_ms']:.1f} / {jol['p99_ms']:.1f} ms", "p99 < 50 ms",
-         verdict(api["pass_p99"])),
+        (
+            "API jol p50 / p99",
+            f"{jol['p50_ms']:.1f} / {jol['p99_ms']:.1f} ms",
+            "p99 < 50 ms",
+            verdict(api["pass_p99"]),
+        ),
         ("API jol errors", f"{jol['errors']} of {jol['ok'] + jol['errors']}", "", ""),
         ("API bare events/s", f"{bare['events_per_s']:,.0f}", "ceiling", ""),
         ("API bare p50 / p99", f"{bare['p50_ms']:.1f} / {bare['p99_ms']:.1f} ms", "", ""),
         ("API jol / bare", f"{api['ratio']:.2f}", "", ""),
-        ("CPU jol run: srv/cli/other",
-         f"{jol['server_cpu_pct']:.0f}/{jol['client_cpu_pct']:.0f}/{jol['other_cpu_pct']:.0f} %",
-         "", ""),
-        ("CPU bare run: srv/cli/other",
-         f"{bare['server_cpu_pct']:.0f}/{bare['client_cpu_pct']:.0f}/"
-         f"{bare['other_cpu_pct']:.0f} %", "", ""),
+        (
+            "CPU jol run: srv/cli/other",
+            f"{jol['server_cpu_pct']:.0f}/{jol['client_cpu_pct']:.0f}/{jol['other_cpu_pct']:.0f} %",
+            "",
+            "",
+        ),
+        (
+            "CPU bare run: srv/cli/other",
+            f"{bare['server_cpu_pct']:.0f}/{bare['client_cpu_pct']:.0f}/"
+            f"{bare['other_cpu_pct']:.0f} %",
+            "",
+            "",
+        ),
     ]
     print(f"\n== Summary{' (quick run: indicative only)' if args.quick else ''} ==")
     print(f"  {'figure':30}{'measured':>22}  {'bar':14}{'result'}")
     for name, value, bar, result in rows:
         print(f"  {name:30}{value:>22}  {bar:14}{result}")
-    print(f"  load generator: {args.client_procs} process(es); {api['users']} users, "
-          f"{api['conns']} connections; took {time.monotonic() - started:.0f} s")
+    print(
+        f"  load generator: {args.client_procs} process(es); {api['users']} users, "
+        f"{api['conns']} connections; took {time.monotonic() - started:.0f} s"
+    )
 
     RESULTS.mkdir(exist_ok=True)
-    record: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": args.quick,
-                              "python": platform.python_version(), "cpus": os.cpu_count(),
-                              "loadavg": [load1, load5], "engine": engine, "api": api}
+    record: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "quick": args.quick,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "loadavg": [load1, load5],
+        "engine": engine,
+        "api": api,
+    }
     (RESULTS / ("quick.json" if args.quick else "last.json")).write_text(
-        json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+        json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    )
     return 0
 
 

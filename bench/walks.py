@@ -47,11 +47,28 @@ UNKNOWN = {
     "en": ["hello", "how much is a ticket to Moscow", "what is the weather in Istanbul", "thanks"],
 }
 # What a user types into the consular request form (a city, what happened).
-FORM_TEXTS = ["Москва", "Новосибирск", "Алматы", "Istanbul", "Сеул",
-              "Работодатель забрал паспорт и третий месяц не платит зарплату",
-              "Иш берүүчү паспортумду алып койду", "I was not paid for two months"]
-LANG_HINTS = [("ky", "ky"), ("ky", None), ("ru", "ru-RU"), ("ru", "ru"), ("en", "en-GB"),
-              ("ru", None), ("ky", "ky-KG"), ("ru", "ru-RU"), ("ky", None), ("en", "en")]
+FORM_TEXTS = [
+    "Москва",
+    "Новосибирск",
+    "Алматы",
+    "Istanbul",
+    "Сеул",
+    "Работодатель забрал паспорт и третий месяц не платит зарплату",
+    "Иш берүүчү паспортумду алып койду",
+    "I was not paid for two months",
+]
+LANG_HINTS = [
+    ("ky", "ky"),
+    ("ky", None),
+    ("ru", "ru-RU"),
+    ("ru", "ru"),
+    ("en", "en-GB"),
+    ("ru", None),
+    ("ky", "ky-KG"),
+    ("ru", "ru-RU"),
+    ("ky", None),
+    ("en", "en"),
+]
 
 
 @dataclass(frozen=True)
@@ -77,14 +94,20 @@ def load_content(content_dir: Path = CONTENT_DIR) -> Content:
     """Validate and compile the content files in-process, as `jol content load` would."""
     report = check_directory(content_dir, review_max_age_days=10_000)
     if report.bundle is None:
-        raise SystemExit(f"{content_dir}: {len(report.errors)} content errors "
-                         "(see `jol content check`)")
+        raise SystemExit(
+            f"{content_dir}: {len(report.errors)} content errors (see `jol content check`)"
+        )
     return compile_bundle(report.bundle, 1, "bench")
 
 
 def _buttons(replies: list[Reply], prefix: str) -> list[str]:
-    return [b.data for r in replies for row in r.buttons for b in row
-            if b.data and b.data.startswith(prefix)]
+    return [
+        b.data
+        for r in replies
+        for row in r.buttons
+        for b in row
+        if b.data and b.data.startswith(prefix)
+    ]
 
 
 class _Session:
@@ -95,8 +118,10 @@ class _Session:
         self.state = State()
         self.replies: list[Reply] = []
         self.turns: list[Turn] = []
-        self.questions = {lang: [str(q) for a in lc.articles.values() for q in a.questions]
-                          for lang, lc in content.languages.items()}
+        self.questions = {
+            lang: [str(q) for a in lc.articles.values() for q in a.questions]
+            for lang, lc in content.languages.items()
+        }
 
     def send(self, kind: str, **event: Any) -> None:
         parsed = EVENT.validate_python(event)
@@ -185,8 +210,9 @@ class _Session:
             self.send("command", type="command", name="menu")
 
 
-def make_session(content: Content, answerer: Answerer, rng: random.Random,
-                 browse: tuple[int, int] = (15, 45)) -> list[Turn]:
+def make_session(
+    content: Content, answerer: Answerer, rng: random.Random, browse: tuple[int, int] = (15, 45)
+) -> list[Turn]:
     """One new user's conversation, from /start to wherever the browse phase ends."""
     s = _Session(content, answerer, rng)
     lang, hint = rng.choice(LANG_HINTS)
@@ -204,8 +230,9 @@ def make_session(content: Content, answerer: Answerer, rng: random.Random,
     return s.turns
 
 
-def make_pool(content: Content, answerer: Answerer, sessions: int,
-              seed: int = 20261125) -> list[list[Turn]]:
+def make_pool(
+    content: Content, answerer: Answerer, sessions: int, seed: int = 20261125
+) -> list[list[Turn]]:
     rng = random.Random(seed)
     return [make_session(content, answerer, rng) for _ in range(sessions)]
 
