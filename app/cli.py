@@ -57,25 +57,20 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _content_load(settings: Settings, directory: Path) -> int:
-    from app.content.service import publish_from_directory
-    from app.db import create_engine, create_sessionmaker
+    from app.content.service import publish_directory_to
     from app.errors import ContentInvalid
 
-    engine = create_engine(settings.resolved_database_url)
     try:
-        async with create_sessionmaker(engine)() as session:
-            try:
-                result = await publish_from_directory(
-                    session, content_dir=directory, review_max_age_days=settings.review_max_age_days
-                )
-            except ContentInvalid as exc:
-                for line in exc.details or []:
-                    print(line)
-                print(f"not loaded: {exc.message}", file=sys.stderr)
-                return 1
-            await session.commit()
-    finally:
-        await engine.dispose()
+        result = await publish_directory_to(
+            settings.resolved_database_url,
+            content_dir=directory,
+            review_max_age_days=settings.review_max_age_days,
+        )
+    except ContentInvalid as exc:
+        for line in exc.details or []:
+            print(line)
+        print(f"not loaded: {exc.message}", file=sys.stderr)
+        return 1
     for problem in result.report.warnings:
         print(problem.format())
     state = "published as" if result.created else "unchanged, still"

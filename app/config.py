@@ -5,16 +5,16 @@ The variable names are fixed: operators and scripts rely on them (see `.env.exam
 
 from __future__ import annotations
 
-import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SERVICE_TOKEN = "dev-service-token"
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 
 class ConfigError(Exception):
@@ -52,9 +52,7 @@ class Settings(BaseSettings):
     @field_validator("telegram_api_base_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
+        return http_url(value)
 
     @model_validator(mode="after")
     def _production_secrets(self) -> Settings:
@@ -66,6 +64,13 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The async SQLAlchemy URL; the default is an SQLite file in the data directory."""
         return normalise_database_url(self.database_url or f"sqlite:///{self.data_dir / 'jol.db'}")
+
+
+def http_url(value: str) -> str:
+    """A URL setting must be http(s)."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value
 
 
 def normalise_database_url(url: str) -> str:
@@ -86,21 +91,24 @@ def sync_database_url(url: str) -> str:
     return url.replace("sqlite+aiosqlite://", "sqlite://", 1)
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read the settings; raise ConfigError with one line naming the bad variable."""
+def read_settings(model: type[SettingsT], **overrides: object) -> SettingsT:
+    """Read a settings class (the app's or the bot's); raise ConfigError with one line naming
+    the bad variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return model(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "configuration"
-        alias = Settings.model_fields[field].alias if field in Settings.model_fields else field
-        raise ConfigError(f"invalid configuration: {alias or field}: {first['msg']}") from None
+        info = model.model_fields.get(field)
+        alias = info.alias if info is not None and info.alias else field
+        raise ConfigError(f"invalid configuration: {alias}: {first['msg']}") from None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the app's settings (see `read_settings`)."""
+    return read_settings(Settings, **overrides)
 
 
 @lru_cache
 def get_settings() -> Settings:
     return load_settings()
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)

@@ -42,11 +42,6 @@ class Conflict(JolError):
     code = "conflict"
 
 
-class InvalidEvent(JolError):
-    status_code = 422
-    code = "invalid_event"
-
-
 class ContentUnavailable(JolError):
     status_code = 503
     code = "content_unavailable"

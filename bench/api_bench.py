@@ -39,8 +39,7 @@ import httpx
 from engine_bench import pct
 from walks import CONTENT_DIR, ROOT, Turn, load_content, make_pool, mix, service_answerer
 
-from app.content.service import publish_from_directory
-from app.db import create_engine, create_sessionmaker
+from app.content.service import publish_directory_to
 from app.migrations import upgrade
 
 BENCH = Path(__file__).resolve().parent
@@ -148,16 +147,8 @@ def serve(
 
 
 async def _publish(url: str, content_dir: Path) -> int:
-    engine = create_engine(url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            result = await publish_from_directory(
-                session, content_dir=content_dir, review_max_age_days=10_000
-            )
-            await session.commit()
-            return result.version
-    finally:
-        await engine.dispose()
+    result = await publish_directory_to(url, content_dir=content_dir, review_max_age_days=10_000)
+    return result.version
 
 
 # -- the load generator ----------------------------------------------------------------------------

@@ -75,6 +75,8 @@ for _var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_prox
     os.environ.pop(_var, None)
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
+from api_bench import machine_busy_s, process_cpu_s  # noqa: E402  (the same /proc readers)
+
 if importlib.util.find_spec("sniffio") is None:
     # As in api_bench.py, and for the harness side only (the double and the users): httpcore
     # imports sniffio on every request and pays for the failed import each time when it is not
@@ -328,23 +330,6 @@ class BenchDouble(TelegramDouble):
 
 
 # -- the bot process ---------------------------------------------------------------------------
-
-
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process, all its threads (from /proc)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_s() -> float:
-    """CPU seconds the whole machine spent busy so far (from /proc/stat)."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    busy = sum(int(v) for i, v in enumerate(fields[:8]) if i not in (3, 4))
-    return busy / os.sysconf("SC_CLK_TCK")
 
 
 async def bot_api(tg: TelegramDouble, method: str, params: dict[str, Any]) -> Any:

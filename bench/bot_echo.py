@@ -195,33 +195,14 @@ def build_echo_bot(token: str, api_base: str, file_base: str) -> Any:
     return application
 
 
-def echo_webhook_app(application: Any, secret: str) -> Starlette:
-    """The same kind of endpoint as bot.app.webhook_app: secret, de_json, update_queue.put."""
-    from telegram import Update
-
-    async def receive(request: Request) -> Response:
-        if not secret_ok(request, secret):
-            return JSONResponse({"error": "bad secret token"}, status_code=403)
-        try:
-            data = json.loads(await request.body())
-            update = Update.de_json(data, application.bot)
-            if update is None:
-                raise ValueError("not an update")
-        except (ValueError, TypeError, KeyError) as exc:
-            log.warning("skipped a malformed update: %s", exc)
-            return JSONResponse({"skipped": True})
-        await application.update_queue.put(update)
-        return JSONResponse({"ok": True})
-
-    return Starlette(routes=[Route(WEBHOOK_PATH, receive, methods=["POST"])])
-
-
 async def run_echo(args: argparse.Namespace, stop: asyncio.Event, serve: Any) -> None:
     application = build_echo_bot(args.token, args.api_base, args.file_base)
     async with application:  # initialize() / shutdown()
         await application.start()
         try:
-            await serve(echo_webhook_app(application, args.secret), stop)
+            from bot.app import webhook_app
+
+            await serve(webhook_app(application, args.secret), stop)
         finally:
             await application.stop()
 
@@ -241,19 +222,10 @@ def migrate(workdir: Path) -> None:
 
 
 async def publish(url: str) -> int:
-    from app.content.service import publish_from_directory
-    from app.db import create_engine, create_sessionmaker
+    from app.content.service import publish_directory_to
 
-    engine = create_engine(url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            result = await publish_from_directory(
-                session, content_dir=CONTENT_DIR, review_max_age_days=10_000
-            )
-            await session.commit()
-            return result.version
-    finally:
-        await engine.dispose()
+    result = await publish_directory_to(url, content_dir=CONTENT_DIR, review_max_age_days=10_000)
+    return result.version
 
 
 async def run_jol(args: argparse.Namespace, stop: asyncio.Event, serve: Any) -> None:

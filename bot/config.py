@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.config import DEV_SERVICE_TOKEN, ConfigError
+from app.config import DEV_SERVICE_TOKEN, http_url, read_settings
 
 
 class BotSettings(BaseSettings):
@@ -28,18 +28,9 @@ class BotSettings(BaseSettings):
     @field_validator("api_base_url", "backend_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
+        return http_url(value)
 
 
 def load_bot_settings(**overrides: object) -> BotSettings:
-    """Read the settings; raise ConfigError with one line naming the bad variable."""
-    try:
-        return BotSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "configuration"
-        info = BotSettings.model_fields.get(field)
-        name = info.alias if info and info.alias else field
-        raise ConfigError(f"invalid configuration: {name}: {first['msg']}") from None
+    """Read the bot's settings (see `app.config.read_settings`)."""
+    return read_settings(BotSettings, **overrides)

@@ -57,10 +57,14 @@ class FloodGuard:
         self.limit, self.window, self.clock = limit, window, clock
         self._seen: dict[int, deque[float]] = {}
         self._warned: dict[int, float] = {}
+        self._next_cleanup = clock() + window
 
     def check(self, user_id: int) -> str:
         """'ok', 'warn' (tell the user once) or 'drop'."""
         now = self.clock()
+        if now >= self._next_cleanup:  # once a window: users who went quiet are forgotten
+            self.forget_idle()
+            self._next_cleanup = now + self.window
         seen = self._seen.setdefault(user_id, deque())
         while seen and now - seen[0] > self.window:
             seen.popleft()

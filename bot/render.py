@@ -20,12 +20,9 @@ from telegram import (
 from app.telegram.render import (
     CALLBACK_DATA_LIMIT,
     markup_to_html,
-    plain_length,
     split_markup,
 )
 from bot.backend import Button, Reply
-
-__all__ = ["markup_to_html", "plain_length", "plan_messages", "split_markup"]
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,8 @@ from hypothesis import settings as hypothesis_settings
 
 from app.config import Settings, load_settings, normalise_database_url
 from app.content.model import Content, compile_bundle
-from app.content.service import publish_from_directory
+from app.content.service import publish_directory_to
 from app.content.validator import check_directory
-from app.db import create_engine, create_sessionmaker
 from app.main import create_app
 from app.migrations import upgrade
 from tests.content.fixtures import GOOD
@@ -73,16 +72,10 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 async def publish(settings: Settings, content_dir: Path = GOOD) -> int:
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            result = await publish_from_directory(
-                session, content_dir=content_dir, review_max_age_days=10_000
-            )
-            await session.commit()
-            return result.version
-    finally:
-        await engine.dispose()
+    result = await publish_directory_to(
+        settings.resolved_database_url, content_dir=content_dir, review_max_age_days=10_000
+    )
+    return result.version
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
+from app.answers.emergency import is_emergency
 from app.answers.normalize import detect_language, variants
 from app.content.model import Content
 from app.dialogue.engine import Match
@@ -133,8 +134,6 @@ class Answer:
 
 def ask(index: QuestionIndex, text: str, lang: str | None) -> Answer:
     """Detect the language when not given, find the best articles, flag emergencies."""
-    from app.answers.emergency import is_emergency
-
     detected = lang or detect_language(text)
     matches = index(text, detected)
     return Answer(detected, matches, is_emergency(text))

@@ -14,6 +14,7 @@ from app.answers.index import QuestionIndex
 from app.content.loader import checksum
 from app.content.model import Content, compile_bundle
 from app.content.validator import Report, check_directory
+from app.db import create_engine, create_sessionmaker
 from app.errors import ContentInvalid, ContentUnavailable
 from app.models import ContentVersion
 from app.models.base import utcnow
@@ -55,6 +56,23 @@ async def publish_from_directory(
     session.add(version)
     await session.flush()
     return LoadResult(version.id, True, report)
+
+
+async def publish_directory_to(
+    url: str, *, content_dir: Path, review_max_age_days: int
+) -> LoadResult:
+    """`publish_from_directory` into the database at `url`, as a unit of work of its own
+    (the CLI, the tests and the benchmarks publish this way)."""
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            result = await publish_from_directory(
+                session, content_dir=content_dir, review_max_age_days=review_max_age_days
+            )
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
 
 
 async def published_version(session: AsyncSession) -> ContentVersion | None:
@@ -106,6 +124,3 @@ class ContentStore:
         await self.current()
         assert self._answerer is not None
         return self._answerer
-
-    def invalidate(self) -> None:
-        self._checked = 0.0

@@ -671,6 +671,15 @@ def _signature(value: Any, key: str | None = None) -> Any:
     return value
 
 
+def _file_signature(source: SourceFile) -> Any:
+    """The file's shape; a menu's language code and own name differ by design."""
+    signature = _signature(source.data)
+    if source.relative == "menu.yaml":
+        signature.pop("language", None)
+        signature.pop("name", None)
+    return signature
+
+
 def _first_difference(a: Any, b: Any, path: Path_ = ()) -> tuple[Path_, Any, Any] | None:
     if isinstance(a, dict) and isinstance(b, dict):
         for k in list(a) + [k for k in b if k not in a]:
@@ -697,6 +706,7 @@ def _check_structure(loaded: LoadedContent, out: _Collector) -> None:
     for relative, versions in sorted(by_file.items()):
         reference_lang = next(lang for lang in LANGUAGES if lang in versions)
         reference = versions[reference_lang]
+        ref_sig = _file_signature(reference)
         for lang in LANGUAGES:
             translated = versions.get(lang)
             if translated is None:
@@ -715,13 +725,7 @@ def _check_structure(loaded: LoadedContent, out: _Collector) -> None:
                 continue
             if lang == reference_lang:
                 continue
-            ref_sig = _signature(reference.data)
-            sig = _signature(translated.data)
-            if relative == "menu.yaml":
-                for d in (ref_sig, sig):
-                    d.pop("language", None)
-                    d.pop("name", None)
-            diff = _first_difference(ref_sig, sig)
+            diff = _first_difference(ref_sig, _file_signature(translated))
             if diff is None:
                 continue
             path, expected, actual = diff

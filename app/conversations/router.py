@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Response
 from pydantic import BaseModel
@@ -63,9 +63,8 @@ async def post_event(
         default_lang=settings.default_language,
         staff_chat_id=settings.staff_chat_id,
     )
-    replies: list[dict[str, Any]] = [r.to_dict() for r in outcome.replies]
     return EventResult(
-        replies=[ReplyOut.model_validate(r) for r in replies],
+        replies=[ReplyOut.model_validate(r, from_attributes=True) for r in outcome.replies],
         state=StateOut(
             lang=outcome.state.lang, node=outcome.state.node, country=outcome.state.country
         ),

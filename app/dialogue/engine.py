@@ -95,8 +95,7 @@ def step(
     in danger: such a text goes to the emergency entry before anything else.
     """
     state = _sane(content, state)
-    turn = _Turn(content, state, default_lang, answer, requests)
-    turn.emergency = emergency
+    turn = _Turn(content, state, default_lang, answer, requests, emergency)
     turn.handle(event)
     return StepResult(replies=turn.replies, state=turn.state, effects=turn.effects)
 
@@ -146,9 +145,10 @@ class _Turn(ConsularFlow):
         default_lang: str,
         answer: Answerer | None,
         requests: Sequence[RequestInfo] = (),
+        emergency: Callable[[str], bool] | None = None,
     ) -> None:
         self.requests = requests
-        self.emergency: Callable[[str], bool] | None = None
+        self.emergency = emergency
         self.content = content
         self.state = state
         self.default_lang = default_lang

@@ -83,9 +83,6 @@ class Reply:
     # When set, ask the user to share their phone number with a button of this label.
     contact_request: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class Effect:

@@ -546,7 +546,5 @@ async def test_unanswered_questions_make_the_content_gap_report(
     await ask("802", "what documents do I need")  # answered: not a gap
     editor = await new_key(app, "editor")
     gaps = (await client.get("/admin/v1/content/gaps", headers=auth(editor))).json()
-    assert [(g["text"], g["lang"], g["count"]) for g in gaps] == [
-        ("xyzzy plugh? #", "en", 2)
-    ]
+    assert [(g["text"], g["lang"], g["count"]) for g in gaps] == [("xyzzy plugh? #", "en", 2)]
     assert await personal_traces(app, ["999 123", "9991234567"]) == []

@@ -2,15 +2,9 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
+from app.telegram.render import markup_to_html, plain_length, split_markup
 from bot.backend import Button, Reply
-from bot.render import (
-    KEYBOARD_ONLY_TEXT,
-    inline_keyboard,
-    markup_to_html,
-    plain_length,
-    plan_messages,
-    split_markup,
-)
+from bot.render import KEYBOARD_ONLY_TEXT, inline_keyboard, plan_messages
 
 
 def test_markup_becomes_escaped_html() -> None:
