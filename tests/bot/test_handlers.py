@@ -71,3 +71,13 @@ async def test_final_errors_are_never_retried(error: Exception, no_sleep: list[f
     with pytest.raises(type(error)):
         await with_retries(call, what="x")
     assert len(call.calls) == 1 and no_sleep == []
+
+
+def test_flood_guard_forgets_quiet_users_by_itself() -> None:
+    now = [0.0]
+    guard = FloodGuard(limit=3, window=60, clock=lambda: now[0])
+    for user in range(100):
+        guard.check(user)
+    now[0] = 121.0
+    assert guard.check(1000) == "ok"  # the first check of a new window cleans up
+    assert set(guard._seen) == {1000}
