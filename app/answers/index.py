@@ -15,6 +15,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+
 from app.answers.emergency import is_emergency
 from app.answers.normalize import detect_language, variants
 from app.content.model import Content
@@ -50,15 +52,8 @@ def has_a_word(text: str) -> bool:
     return any(len(w) >= 3 for v in variants(text) for w in v.split())
 
 
-@dataclass(frozen=True)
-class _Doc:
-    article_id: str
-    weight: float
-    norm: float
-
-
 class QuestionIndex:
-    """Built once per published content version; a query is a few dictionary walks."""
+    """Built once per published content version; a query is a sparse dot product (numpy)."""
 
     def __init__(self, content: Content) -> None:
         raw: list[tuple[str, float, dict[str, float]]] = []
@@ -75,6 +70,9 @@ class QuestionIndex:
                         grams = ngrams(variant)
                         if grams:
                             raw.append((article.id, WEIGHTS[kind], grams))
+        # The texts of one article (all languages) side by side, so per-article maxima are
+        # reductions over contiguous slices.
+        raw.sort(key=lambda item: item[0])
         frequency: dict[str, int] = defaultdict(int)
         for _, _, grams in raw:
             for gram in grams:
@@ -82,41 +80,63 @@ class QuestionIndex:
         total = len(raw)
         self.idf = {g: math.log(1 + total / f) for g, f in frequency.items()}
         self.min_idf = math.log(1 + 1 / MAX_SHARE)
-        self.docs: list[_Doc] = []
-        self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for article_id, weight, grams in raw:
+        postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        scale: list[float] = []
+        article_ids: list[str] = []
+        starts: list[int] = []
+        for index, (article_id, weight, grams) in enumerate(raw):
+            if not article_ids or article_ids[-1] != article_id:
+                article_ids.append(article_id)
+                starts.append(index)
             vector = {g: (1 + math.log(c)) * self.idf[g] for g, c in grams.items()}
             norm = math.sqrt(sum(v * v for v in vector.values()))
-            index = len(self.docs)
-            self.docs.append(_Doc(article_id, weight, norm))
+            scale.append(weight / norm)
             for gram, value in vector.items():
-                self.postings[gram].append((index, value))
-        self.articles = {d.article_id for d in self.docs}
+                docs, values = postings[gram]
+                docs.append(index)
+                values.append(value)
+        # Each text's score is weight * cos(query, text) = dot * (weight / norm) / query norm.
+        self._postings = {
+            g: (np.array(d, dtype=np.intp), np.array(v, dtype=np.float64))
+            for g, (d, v) in postings.items()
+            if self.idf[g] >= self.min_idf
+        }
+        self._scale = np.array(scale, dtype=np.float64)
+        self._article_ids = article_ids
+        self._starts = np.array(starts, dtype=np.intp)
+        self._sizes = np.diff(np.append(self._starts, len(raw)))
+        self.articles = set(article_ids)
 
     def scores(self, text: str) -> dict[str, float]:
-        """Each article's score for the text (0..1)."""
-        best: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        """Each article's score for the text (0..1): its best text, plus SECOND times its second
+        best, over the texts of all languages and the readings (`variants`) of the question."""
+        rows = []
         for variant in variants(text):
             grams = ngrams(variant)
             query = {g: (1 + math.log(c)) * self.idf[g] for g, c in grams.items() if g in self.idf}
             qnorm = math.sqrt(sum(v * v for v in query.values()))
             if not qnorm:
                 continue
-            dots: dict[int, float] = defaultdict(float)
+            dots = np.zeros(len(self._scale))
             for gram, value in query.items():
-                if self.idf[gram] < self.min_idf:
-                    continue
-                for doc_index, weight in self.postings[gram]:
-                    dots[doc_index] += value * weight
-            for doc_index, dot in dots.items():
-                doc = self.docs[doc_index]
-                score = doc.weight * dot / (qnorm * doc.norm)
-                top = best[doc.article_id]
-                if score > top[0]:
-                    top[0], top[1] = score, top[0]
-                elif score > top[1]:
-                    top[1] = score
-        return {a: first + SECOND * second for a, (first, second) in best.items()}
+                posting = self._postings.get(gram)
+                if posting is not None:  # absent: too common to say anything (MAX_SHARE)
+                    docs, values = posting
+                    dots[docs] += value * values  # a text holds a gram once: no repeated index
+            rows.append(dots * self._scale / qnorm)
+        if not rows:
+            return {}
+        # texts x readings, flattened text by text: an article's slice stays contiguous.
+        flat = np.stack(rows, axis=1).ravel()
+        width = len(rows)
+        starts = self._starts * width
+        best = np.maximum.reduceat(flat, starts)
+        is_best = flat == np.repeat(best, self._sizes * width)
+        ties = np.add.reduceat(is_best, starts)
+        second = np.maximum.reduceat(np.where(is_best, 0.0, flat), starts)
+        second = np.where(ties >= 2, best, second)
+        total = best + SECOND * second
+        return {self._article_ids[i]: float(total[i]) for i in np.flatnonzero(best > 0.0)}
 
     def __call__(self, text: str, lang: str) -> list[Match]:
         if not has_a_word(text):
