@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ITEMS = yaml.safe_load(
     (Path(__file__).with_name("eval_questions.yaml")).read_text(encoding="utf-8")
 )["questions"]
-FLOORS_TOP1 = {"all": 0.55, "ky": 0.60, "ru": 0.50, "en": 0.50}
-FLOORS_TOP3 = {"all": 0.75, "ky": 0.78, "ru": 0.72, "en": 0.75}
+FLOORS_TOP1 = {"all": 0.72, "ky": 0.72, "ru": 0.75, "en": 0.67}
+FLOORS_TOP3 = {"all": 0.90, "ky": 0.90, "ru": 0.90, "en": 0.88}
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +45,33 @@ def test_the_set_labels_real_articles_and_has_the_required_mix(shipped: Content)
             kinds[kind] += 1
     assert len(ITEMS) >= 300 and min(per_lang.values()) >= 80
     assert kinds["latin"] >= 40 and kinds["typo"] >= 30 and kinds["emergency"] >= 20
-    examples = {
-        fold(str(q))
-        for lc in shipped.languages.values()
-        for a in lc.articles.values()
-        for q in a.questions
-    }
-    assert [i["text"] for i in ITEMS if fold(i["text"]) in examples] == []
+
+
+def _trigrams(text: str) -> set[str]:
+    padded = " " + " ".join(fold(text).split()) + " "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+# Content examples this close to an evaluation question (Jaccard similarity of their letter
+# trigrams, after folding) would let the question test nothing: "регистрацыяны почтадан жасаса
+# болобу" in the index and "регистрацияны почтадан жасаса болобу" in the set. 0.6 is above what
+# two people asking about the same thing in their own words reach (0.3 at most, typically).
+NEAR_COPY = 0.6
+
+
+def test_no_example_question_in_the_content_copies_an_evaluation_question(
+    shipped: Content,
+) -> None:
+    items = [(item["text"], _trigrams(item["text"])) for item in ITEMS]
+    copies = []
+    for lang, lc in shipped.languages.items():
+        for article in lc.articles.values():
+            for question in article.questions:
+                grams = _trigrams(str(question))
+                for text, other in items:
+                    if len(grams & other) >= NEAR_COPY * len(grams | other):
+                        copies.append((lang, article.id, str(question), text))
+    assert copies == []
 
 
 def test_accuracy_does_not_fall_below_the_floors(shipped: Content) -> None:
@@ -73,7 +93,7 @@ def test_emergencies_are_recognised(shipped: Content) -> None:
     others = [i["text"] for i in ITEMS if "emergency" not in i["kinds"]]
     recall = sum(map(is_emergency, emergencies)) / len(emergencies)
     false_alarms = sum(map(is_emergency, others)) / len(others)
-    assert recall >= 0.65 and false_alarms <= 0.05
+    assert recall >= 0.90 and false_alarms <= 0.04
     for text in [
         "помогите",
         "жардам бериңиз",
