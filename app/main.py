@@ -20,7 +20,7 @@ from app.consular.router import router as consular_router
 from app.content.router import router as content_router
 from app.content.service import ContentStore
 from app.conversations.router import router as conversations_router
-from app.conversations.service import Conversations
+from app.conversations.service import Conversations, SQLiteStateWriter
 from app.db import create_engine, create_sessionmaker
 from app.errors import ContentUnavailable, JolError, error_body
 
@@ -51,7 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.content_store = ContentStore(
             app.state.sessionmaker, settings.content_refresh_seconds
         )
-        app.state.conversations = Conversations()
+        # SQLite: ordinary events are written on a connection of their own (see the class).
+        writer = SQLiteStateWriter.for_url(settings.resolved_database_url, engine.dialect)
+        app.state.conversations = Conversations(writer=writer)
         try:
             # Compile the content and build the question index now, not on a user's request.
             await app.state.content_store.current()
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if writer is not None:
+                writer.close()
             await engine.dispose()
 
     app = FastAPI(

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,13 +28,96 @@ from app.consular import service as consular
 from app.content.service import ContentStore
 from app.dialogue.consular import RequestInfo
 from app.dialogue.engine import needs_requests, step
-from app.dialogue.types import Effect, Event, Reply, State
+from app.dialogue.types import Effect, Event, Reply, State, StepResult
 from app.errors import Conflict
 from app.models import Conversation
 from app.models.base import utcnow
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+
+_TABLE = cast(Table, Conversation.__table__)
+# The write of every event, built once: building it per event (`update().where().values()`) cost
+# about a fifth of the request's CPU. Events whose effects change more columns build their own.
+_STORE = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.id == bindparam("b_id", type_=_TABLE.c.id.type),
+        _TABLE.c.revision == bindparam("b_revision", type_=_TABLE.c.revision.type),
+    )
+    .values(
+        state=bindparam("b_state", type_=_TABLE.c.state.type),
+        revision=bindparam("b_next", type_=_TABLE.c.revision.type),
+        lang=bindparam("b_lang", type_=_TABLE.c.lang.type),
+        country=bindparam("b_country", type_=_TABLE.c.country.type),
+        updated_at=bindparam("b_updated_at", type_=_TABLE.c.updated_at.type),
+        active=True,  # a user who writes is reachable again
+    )
+)
+
+
+class SQLiteStateWriter:
+    """The write of an ordinary event (`_STORE`, no effects) on SQLite, on a connection of its own.
+
+    Through SQLAlchemy's async layers the UPDATE and COMMIT of an event cost about 0.5 ms of CPU,
+    a quarter of the request; sqlite3 does them in about 0.06 ms. The statement is still
+    SQLAlchemy's: compiled once for the dialect, with the columns' own bind processors (JSON,
+    UTC datetimes), so what is stored is what the ORM would store.
+
+    The transaction runs in one go on the loop (no await inside), and never waits: its busy
+    timeout is 0, so when another connection holds the write lock (the pooled connection in the
+    middle of a transaction, another process) `write` returns None at once and the caller takes
+    the ordinary path, which waits its turn in the pool.
+    """
+
+    def __init__(self, database: str, dialect: Dialect) -> None:
+        compiled = _STORE.compile(dialect=dialect)
+        self._sql = str(compiled)
+        order = compiled.positiontup or []
+        binds = {name: compiled.binds[name] for name in order}
+        # (name, the value when the statement fixes it (active=True), the type's processor)
+        self._params = [
+            (name, bind.value, bind.type.dialect_impl(dialect).bind_processor(dialect))
+            for name, bind in binds.items()
+        ]
+        self._conn = sqlite3.connect(
+            database, timeout=0, isolation_level=None, check_same_thread=False
+        )
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+
+    @classmethod
+    def for_url(cls, url: str, dialect: Dialect) -> SQLiteStateWriter | None:
+        """A writer for an SQLite file database; None for anything else."""
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+            return None
+        return cls(str(parsed.database), dialect)
+
+    def write(self, params: dict[str, Any]) -> bool | None:
+        """Run `_STORE`: True when the row was at the expected revision and is written, False
+        when it was not (another writer came first), None when the database is busy."""
+        values = []
+        for name, fixed, process in self._params:
+            value = params.get(name, fixed)
+            values.append(process(value) if process else value)
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                return None
+            raise
+        try:
+            written = self._conn.execute(self._sql, values).rowcount
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        return written == 1
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 @dataclass(frozen=True)
@@ -58,7 +143,8 @@ class Conversations:
     worker) makes it miss, and the row is read again.
     """
 
-    def __init__(self, cache_size: int = 50_000) -> None:
+    def __init__(self, cache_size: int = 50_000, writer: SQLiteStateWriter | None = None) -> None:
+        self.writer = writer
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -105,8 +191,40 @@ async def handle_event(
     content = await store.current()
     answerer = await store.answerer()
     key = (channel, user_id)
+
+    def run(state: State, requests: list[RequestInfo]) -> StepResult:
+        return step(
+            content,
+            state,
+            event,
+            answer=answerer,
+            default_lang=default_lang,
+            requests=requests,
+            emergency=is_emergency,
+        )
+
     async with conversations.lock(channel, user_id):
         for attempt in range(MAX_ATTEMPTS):
+            row = conversations.cached(key)
+            writer = conversations.writer
+            if row is not None and writer is not None:
+                # The common case on SQLite: a known user, an event with no effects.
+                state = State.from_dict(row.state)
+                if not needs_requests(state, event):
+                    result = run(state, [])
+                    if not result.effects:
+                        stored = result.state.to_dict()
+                        done = writer.write(_store_params(row, result.state, stored))
+                        if done:
+                            conversations.remember(key, _Cached(row.id, row.revision + 1, stored))
+                            return EventOutcome(
+                                result.replies, result.state, content.version, row.revision + 1
+                            )
+                        if done is False:  # another process wrote since: read it again
+                            conversations.forget(key)
+                            await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                            continue
+                        # None: the database is busy; the ordinary path waits its turn.
             async with maker() as session:
                 row = conversations.cached(key)
                 if row is None:
@@ -119,35 +237,35 @@ async def handle_event(
                 if needs_requests(state, event):
                     rows = await consular.open_requests(session, channel=channel, user_id=user_id)
                     requests = [RequestInfo(r.id, r.status, r.country) for r in rows]
-                result = step(
-                    content,
-                    state,
-                    event,
-                    answer=answerer,
-                    default_lang=default_lang,
-                    requests=requests,
-                    emergency=is_emergency,
-                )
+                result = run(state, requests)
                 if any(effect.kind == "forget" for effect in result.effects):
                     await consular.forget_user(session, channel=channel, user_id=user_id)
                     await session.commit()
                     conversations.forget(key)
                     return EventOutcome(result.replies, result.state, content.version, 0)
                 stored = result.state.to_dict()
-                written = await session.execute(
-                    update(Conversation)
-                    .where(Conversation.id == row.id, Conversation.revision == row.revision)
-                    .values(
-                        state=stored,
-                        revision=row.revision + 1,
-                        lang=result.state.lang,
-                        country=result.state.country,
-                        updated_at=utcnow(),
-                        **_profile_values(result.effects),
+                profile = _profile_values(result.effects)
+                if profile:
+                    statement: Any = (
+                        update(Conversation)
+                        .where(Conversation.id == row.id, Conversation.revision == row.revision)
+                        .values(
+                            state=stored,
+                            revision=row.revision + 1,
+                            lang=result.state.lang,
+                            country=result.state.country,
+                            updated_at=utcnow(),
+                            active=True,
+                            **profile,
+                        )
+                        # Nothing in the session holds the row: no objects to synchronise.
+                        .execution_options(synchronize_session=False)
                     )
-                    # Nothing in the session holds the row: no need to synchronise objects.
-                    .execution_options(synchronize_session=False)
-                )
+                    written = await session.execute(statement)
+                else:
+                    written = await session.execute(
+                        _STORE, _store_params(row, result.state, stored)
+                    )
                 if written.rowcount != 1:  # type: ignore[attr-defined]
                     # Another process (or the worker) wrote since: read the row again.
                     await session.rollback()
@@ -159,6 +277,18 @@ async def handle_event(
                 conversations.remember(key, _Cached(row.id, row.revision + 1, stored))
                 return EventOutcome(result.replies, result.state, content.version, row.revision + 1)
     raise Conflict("too many concurrent events for this user; try again")
+
+
+def _store_params(row: _Cached, state: State, stored: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "b_id": row.id,
+        "b_revision": row.revision,
+        "b_state": stored,
+        "b_next": row.revision + 1,
+        "b_lang": state.lang,
+        "b_country": state.country,
+        "b_updated_at": utcnow(),
+    }
 
 
 async def _load_or_create(session: AsyncSession, channel: str, user_id: str) -> Conversation | None:
@@ -181,8 +311,8 @@ async def _load_or_create(session: AsyncSession, channel: str, user_id: str) -> 
 
 
 def _profile_values(effects: list[Effect]) -> dict[str, object]:
-    """Columns the effects change; a user who writes is reachable again."""
-    values: dict[str, object] = {"active": True}
+    """The profile columns the effects change (campaign, subscription), if any."""
+    values: dict[str, object] = {}
     for effect in effects:
         if effect.kind == "campaign":
             values["campaign"] = effect.data["payload"]
