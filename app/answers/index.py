@@ -96,11 +96,20 @@ class QuestionIndex:
                 docs.append(index)
                 values.append(value)
         # Each text's score is weight * cos(query, text) = dot * (weight / norm) / query norm.
-        self._postings = {
-            g: (np.array(d, dtype=np.intp), np.array(v, dtype=np.float64))
-            for g, (d, v) in postings.items()
-            if self.idf[g] >= self.min_idf
-        }
+        # The postings of all grams, end to end (compressed sparse rows): gram g owns
+        # _docs[_ptr[g]:_ptr[g + 1]] and _values[...]. Grams too common to say anything
+        # (MAX_SHARE) are left out.
+        self._gram_ids: dict[str, int] = {}
+        ptr, all_docs, all_values = [0], [], []
+        for gram, (docs, values) in postings.items():
+            if self.idf[gram] >= self.min_idf:
+                self._gram_ids[gram] = len(self._gram_ids)
+                all_docs += docs
+                all_values += values
+                ptr.append(len(all_docs))
+        self._ptr = np.array(ptr, dtype=np.intp)
+        self._docs = np.array(all_docs, dtype=np.intp)
+        self._values = np.array(all_values, dtype=np.float64)
         self._scale = np.array(scale, dtype=np.float64)
         self._article_ids = article_ids
         self._starts = np.array(starts, dtype=np.intp)
@@ -111,19 +120,26 @@ class QuestionIndex:
         """Each article's score for the text (0..1): its best text, plus SECOND times its second
         best, over the texts of all languages and the readings (`variants`) of the question."""
         rows = []
+        idf, gram_ids = self.idf, self._gram_ids
         for variant in variants(text):
-            grams = ngrams(variant)
-            query = {g: (1 + math.log(c)) * self.idf[g] for g, c in grams.items() if g in self.idf}
-            qnorm = math.sqrt(sum(v * v for v in query.values()))
-            if not qnorm:
+            ids: list[int] = []
+            weights: list[float] = []
+            squares = 0.0
+            for gram, count in ngrams(variant).items():
+                weight = idf.get(gram)
+                if weight is None:  # a gram no text has
+                    continue
+                if count > 1:
+                    weight *= 1 + math.log(count)
+                squares += weight * weight
+                gram_id = gram_ids.get(gram)
+                if gram_id is not None:
+                    ids.append(gram_id)
+                    weights.append(weight)
+            if not squares:
                 continue
-            dots = np.zeros(len(self._scale))
-            for gram, value in query.items():
-                posting = self._postings.get(gram)
-                if posting is not None:  # absent: too common to say anything (MAX_SHARE)
-                    docs, values = posting
-                    dots[docs] += value * values  # a text holds a gram once: no repeated index
-            rows.append(dots * self._scale / qnorm)
+            dots = self._dots(np.array(ids, dtype=np.intp), np.array(weights))
+            rows.append(dots * self._scale / math.sqrt(squares))
         if not rows:
             return {}
         # texts x readings, flattened text by text: an article's slice stays contiguous.
@@ -137,6 +153,18 @@ class QuestionIndex:
         second = np.where(ties >= 2, best, second)
         total = best + SECOND * second
         return {self._article_ids[i]: float(total[i]) for i in np.flatnonzero(best > 0.0)}
+
+    def _dots(self, ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Each text's dot product with the query (grams `ids` with `weights`), in a few vector
+        operations whatever the number of grams: gather their postings, then sum per text."""
+        starts, ends = self._ptr[ids], self._ptr[ids + 1]
+        lengths = ends - starts
+        total = int(lengths.sum())
+        # Positions of every posting entry of the query's grams, run by run.
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        positions = offsets + np.arange(total)
+        products = self._values[positions] * np.repeat(weights, lengths)
+        return np.bincount(self._docs[positions], weights=products, minlength=len(self._scale))
 
     def __call__(self, text: str, lang: str) -> list[Match]:
         if not has_a_word(text):
