@@ -2,17 +2,20 @@
 
 In a temporary directory: a fresh SQLite database migrated by the real migrations, the content of
 `content/` published into it, then the real app served by uvicorn in a subprocess on 127.0.0.1 (one
-worker process, no access log). The load generator is an asyncio httpx client (HTTP/1.1 keep-alive,
-a bounded pool of connections) running N simulated users; each plays scripted sessions (walks.py)
-one event at a time, each session under a new user id, with no think time (a closed loop). After
-a warm-up, every response completed inside the measuring window counts. The same is then done
-against bare_app.py (same route and body validation, no database, no engine).
+worker process, no access log). The load generator (loadgen.py: lean HTTP/1.1 keep-alive
+connections on asyncio) plays scripted sessions (walks.py), each under a new user id, one event at
+a time per user. Each server gets two runs, each after a warm-up:
 
-Everything goes to 127.0.0.1 only; every loop ends by its deadline or a request cap; the servers
-are stopped and the temporary directory removed whatever happens.
+- rate: events start at a fixed rate (the bar's 500/s), whatever the server does; latency is
+  counted from when each event was due. This is the bar: does it sustain the rate, and what is p99.
+- saturation: N users with no think time (a closed loop): the most events/s the server does.
+  Its latency is mostly users waiting in line behind each other, by Little's law N / throughput.
 
-    .venv/bin/python bench/api_bench.py [--duration 10] [--warmup 3] [--users 50] [--conns 32]
-                                        [--client-procs 1]
+The same is then done against bare_app.py (same route and body validation, no database, no
+engine). Everything goes to 127.0.0.1 only; every loop ends by its deadline; the servers are
+stopped and the temporary directory removed whatever happens.
+
+    .venv/bin/python bench/api_bench.py [--duration 10] [--warmup 3] [--rate 500] [--users 50]
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import multiprocessing
 import os
 import socket
 import sqlite3
@@ -28,15 +30,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 from engine_bench import pct
+from loadgen import LoadResult, Step, Users, closed_loop, open_loop
 from walks import CONTENT_DIR, ROOT, Turn, load_content, make_pool, mix, service_answerer
 
 from app.content.service import publish_directory_to
@@ -48,15 +49,8 @@ TOKEN = "bench-service-token-0123456789"
 CHANNEL = "bench"
 BAR_EVENTS_PER_S = 500
 BAR_P99_MS = 50.0
-REQUEST_CAP = 2_000_000  # a hard bound on requests per load run, whatever the clock says
+MAX_IN_FLIGHT = 256  # open loop: users (connections) with an event in flight, at most
 POOL = 400
-
-if importlib.util.find_spec("sniffio") is None:
-    # httpcore 1.0 runs `import sniffio` on every request and, when it is not installed, pays
-    # for a failed import (a search of sys.path, ~65 µs here) each time. A None entry in
-    # sys.modules makes that import fail at once. Only this client process is affected.
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
-
 
 # -- the servers -----------------------------------------------------------------------------------
 
@@ -151,110 +145,7 @@ async def _publish(url: str, content_dir: Path) -> int:
     return result.version
 
 
-# -- the load generator ----------------------------------------------------------------------------
-
-
-@dataclass
-class LoadResult:
-    latencies: list[int] = field(default_factory=list)  # ns, responses completed in the window
-    server: list[int] = field(default_factory=list)  # µs, the server's own x-server-time-us
-    ok: int = 0
-    errors: Counter[str] = field(default_factory=Counter)
-    client_cpu_s: float = 0.0
-    sent: int = 0
-
-    def merge(self, other: LoadResult) -> None:
-        self.latencies += other.latencies
-        self.server += other.server
-        self.ok += other.ok
-        self.errors.update(other.errors)
-        self.client_cpu_s += other.client_cpu_s
-        self.sent += other.sent
-
-
-async def load(
-    base: str,
-    pool: list[list[Turn]],
-    users: range,
-    conns: int,
-    tag: str,
-    measure_from: int,
-    stop_at: int,
-    check: bool,
-) -> LoadResult:
-    """Simulated users `users` against `base` until `stop_at` (time.monotonic_ns)."""
-    assert base.startswith(f"http://{HOST}:"), base
-    res = LoadResult()
-    clock = time.monotonic_ns
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=120)
-    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-
-    async def user(u: int, client: httpx.AsyncClient) -> None:
-        k = 0
-        while clock() < stop_at and res.sent < REQUEST_CAP:
-            session = pool[(u + k * 97) % len(pool)]
-            url = f"/v1/conversations/{CHANNEL}/{tag}-{u}-{k}/events"
-            k += 1
-            for turn in session:
-                if clock() >= stop_at or res.sent >= REQUEST_CAP:
-                    return
-                res.sent += 1
-                error = None
-                t0 = clock()
-                try:
-                    response = await client.post(url, content=turn.body)
-                    if response.status_code != 200:
-                        error = f"HTTP {response.status_code}"
-                    else:
-                        body = response.json()
-                        if check and body["state"]["node"] != turn.node:
-                            error = "diverged from the scripted walk"
-                except httpx.HTTPError as exc:
-                    error = type(exc).__name__
-                    response = None
-                t1 = clock()
-                if measure_from <= t1 < stop_at:
-                    if error:
-                        res.errors[error] += 1
-                    else:
-                        res.ok += 1
-                        res.latencies.append(t1 - t0)
-                        assert response is not None
-                        res.server.append(int(response.headers.get("x-server-time-us", 0)))
-                if error:
-                    break  # this user's state is unknown now: start a new user
-
-    async def cpu_marks() -> None:
-        await asyncio.sleep(max(0.0, (measure_from - clock()) / 1e9))
-        cpu0 = time.process_time()
-        await asyncio.sleep(max(0.0, (stop_at - clock()) / 1e9))
-        res.client_cpu_s = time.process_time() - cpu0
-
-    # One client with a one-connection pool per connection, users spread over them: a single
-    # shared httpx pool spends most of the client's CPU arbitrating between waiting requests.
-    async with AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(
-                httpx.AsyncClient(
-                    base_url=base,
-                    limits=limits,
-                    headers=headers,
-                    trust_env=False,
-                    timeout=httpx.Timeout(30.0),
-                    http1=True,
-                    http2=False,
-                )
-            )
-            for _ in range(conns)
-        ]
-        await asyncio.gather(
-            cpu_marks(), *(user(u, clients[i % conns]) for i, u in enumerate(users))
-        )
-    return res
-
-
-def _load_in_process(args: tuple[Any, ...]) -> LoadResult:
-    return asyncio.run(load(*args))
+# -- the load ------------------------------------------------------------------------------------
 
 
 def run_load(
@@ -262,63 +153,39 @@ def run_load(
     server_pid: int,
     pool: list[list[Turn]],
     *,
+    mode: str,
+    rate: float,
     users: int,
-    conns: int,
-    procs: int,
     warmup_s: float,
     duration_s: float,
     tag: str,
     check: bool,
 ) -> tuple[LoadResult, float, float]:
-    """One timed load run: the merged result, and the CPU seconds of the server and of the whole
-    machine in the measuring window."""
-    start = time.monotonic_ns() + 200_000_000  # room for the client processes to start
-    measure_from = start + int(warmup_s * 1e9)
-    stop_at = measure_from + int(duration_s * 1e9)
-    total = LoadResult()
-    if procs == 1:
-        jobs = []
-    else:
-        ctx = multiprocessing.get_context("fork")
-        shares = [range(i, users, procs) for i in range(procs)]
-        per_conns = max(1, conns // procs)
-        pool_proc = ctx.Pool(procs)
-        jobs = [
-            pool_proc.apply_async(
-                _load_in_process,
-                ((base, pool, share, per_conns, tag, measure_from, stop_at, check),),
-            )
-            for share in shares
-        ]
-    try:
-        if procs == 1:
+    """One timed run: the result, and the CPU seconds of the server and of the whole machine in
+    the measuring window."""
+    port = int(base.rsplit(":", 1)[1])
+    sessions = [[Step(t.body, t.node if check else None) for t in s] for s in pool]
 
-            async def single() -> tuple[LoadResult, tuple[float, float]]:
-                async def cpu() -> tuple[float, float]:
-                    await asyncio.sleep(max(0.0, (measure_from - time.monotonic_ns()) / 1e9))
-                    server0, machine0 = process_cpu_s(server_pid), machine_busy_s()
-                    await asyncio.sleep(max(0.0, (stop_at - time.monotonic_ns()) / 1e9))
-                    return process_cpu_s(server_pid) - server0, machine_busy_s() - machine0
+    async def go() -> tuple[LoadResult, tuple[float, float]]:
+        start = time.monotonic_ns() + 100_000_000
+        measure_from = start + int(warmup_s * 1e9)
+        stop_at = measure_from + int(duration_s * 1e9)
+        loader = Users(port, sessions, TOKEN, tag)
 
-                return await asyncio.gather(
-                    load(base, pool, range(users), conns, tag, measure_from, stop_at, check), cpu()
-                )
-
-            got, (server_cpu_s, machine_cpu_s) = asyncio.run(single())
-            total.merge(got)
-        else:
-            time.sleep(max(0.0, (measure_from - time.monotonic_ns()) / 1e9))
+        async def cpu() -> tuple[float, float]:
+            await asyncio.sleep(max(0.0, (measure_from - time.monotonic_ns()) / 1e9))
             server0, machine0 = process_cpu_s(server_pid), machine_busy_s()
-            time.sleep(max(0.0, (stop_at - time.monotonic_ns()) / 1e9))
-            server_cpu_s = process_cpu_s(server_pid) - server0
-            machine_cpu_s = machine_busy_s() - machine0
-            for job in jobs:
-                total.merge(job.get(timeout=duration_s + warmup_s + 120))
-    finally:
-        if procs != 1:
-            pool_proc.close()
-            pool_proc.join()
-    return total, server_cpu_s, machine_cpu_s
+            await asyncio.sleep(max(0.0, (stop_at - time.monotonic_ns()) / 1e9))
+            return process_cpu_s(server_pid) - server0, machine_busy_s() - machine0
+
+        if mode == "rate":
+            load = open_loop(loader, rate, MAX_IN_FLIGHT, measure_from, stop_at, check)
+        else:
+            load = closed_loop(loader, users, measure_from, stop_at, check)
+        return await asyncio.gather(load, cpu())
+
+    res, (server_cpu_s, machine_cpu_s) = asyncio.run(go())
+    return res, server_cpu_s, machine_cpu_s
 
 
 # -- the benchmark ---------------------------------------------------------------------------------
@@ -335,12 +202,14 @@ def summarise(
         "ok": res.ok,
         "errors": sum(res.errors.values()),
         "error_kinds": dict(res.errors),
+        "late_starts": res.late_starts,
         "p50_ms": pct(lat, 0.5) / 1e6,
         "p99_ms": pct(lat, 0.99) / 1e6,
         "max_ms": (lat[-1] / 1e6) if lat else 0.0,
         "server_p50_ms": pct(srv, 0.5) / 1e3,
         "server_p99_ms": pct(srv, 0.99) / 1e3,
         "server_cpu_pct": 100 * server_cpu_s / duration_s,
+        "server_cpu_ms_per_event": 1000 * server_cpu_s / res.ok if res.ok else 0.0,
         "client_cpu_pct": 100 * res.client_cpu_s / duration_s,
         # Everything else that ran meanwhile (other processes on a shared machine, the kernel).
         "other_cpu_pct": max(
@@ -352,9 +221,8 @@ def summarise(
 def run(
     duration_s: float = 10.0,
     warmup_s: float = 3.0,
+    rate: float = BAR_EVENTS_PER_S,
     users: int = 50,
-    conns: int = 32,
-    client_procs: int = 1,
     content_dir: Path = CONTENT_DIR,
 ) -> dict[str, Any]:
     content = load_content(content_dir)
@@ -362,8 +230,9 @@ def run(
     turns = sum(len(s) for s in pool)
     fast = [m for m in ("uvloop", "httptools") if importlib.util.find_spec(m)]
     print(
-        f"api: {users} users over {conns} keep-alive connections, {client_procs} client "
-        f"process(es); {warmup_s:g} s warm-up + {duration_s:g} s measured per server"
+        f"api: per server, {warmup_s:g} s warm-up + {duration_s:g} s measured for each run: "
+        f"rate = {rate:g} events/s started on schedule (open loop); saturation = {users} users "
+        "with no think time (closed loop)"
     )
     print(f"api: {POOL} scripted sessions ({turns} events, a new user id per session): {mix(pool)}")
     print(
@@ -398,27 +267,29 @@ def run(
         )
         print(f"api: fresh SQLite database in {tmp}, migrated, content version {version}")
 
-        runs = [
+        servers = [
             ("jol", ["servers:jol_app", "--factory"], "/readyz", True),
             ("bare", ["bare_app:app"], "/healthz", False),
         ]
-        for name, target, ready, check in runs:
+        for name, target, ready, check in servers:
             with serve(name, target, env, workdir, ready) as (base, proc):
-                res, server_cpu_s, machine_cpu_s = run_load(
-                    base,
-                    proc.pid,
-                    pool,
-                    users=users,
-                    conns=conns,
-                    procs=client_procs,
-                    warmup_s=warmup_s,
-                    duration_s=duration_s,
-                    tag=f"{name}{int(time.time())}",
-                    check=check,
-                )
-            results[name] = summarise(name, res, server_cpu_s, machine_cpu_s, duration_s)
-            if res.errors:
-                print(f"  {name}: errors: {dict(res.errors)}")
+                for mode in ("rate", "saturation"):
+                    res, server_cpu_s, machine_cpu_s = run_load(
+                        base,
+                        proc.pid,
+                        pool,
+                        mode=mode,
+                        rate=rate,
+                        users=users,
+                        warmup_s=warmup_s,
+                        duration_s=duration_s,
+                        tag=f"{name}-{mode}-{int(time.time())}",
+                        check=check,
+                    )
+                    key = f"{name}_{mode}"
+                    results[key] = summarise(key, res, server_cpu_s, machine_cpu_s, duration_s)
+                    if res.errors:
+                        print(f"  {key}: errors: {dict(res.errors)}")
 
         with sqlite3.connect(workdir / "jol.db") as db:
             conversations = db.execute("SELECT count(*) FROM conversations").fetchone()[0]
@@ -429,69 +300,62 @@ def run(
             f"consular requests"
         )
 
-    jol, bare = results["jol"], results["bare"]
     print(
-        f"\n  {'':14}{'events/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'srv p50':>8}"
-        f"{'srv p99':>8}{'errors':>7}{'srv CPU':>8}{'cli CPU':>8}{'other':>7}"
+        f"\n  {'':22}{'events/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'srv p50':>8}"
+        f"{'srv p99':>8}{'errors':>7}{'late':>6}{'srv CPU':>8}{'ms/ev':>6}{'cli CPU':>8}"
+        f"{'other':>7}"
     )
-    labels = {"jol": "jol SQLite", "bare": "bare FastAPI"}
-    for r in (jol, bare):
+    labels = {
+        "jol_rate": f"jol SQLite @{rate:g}/s",
+        "bare_rate": f"bare FastAPI @{rate:g}/s",
+        "jol_saturation": f"jol SQLite, {users} users",
+        "bare_saturation": f"bare FastAPI, {users} u.",
+    }
+    for key in ("jol_rate", "bare_rate", "jol_saturation", "bare_saturation"):
+        r = results[key]
         print(
-            f"  {labels[r['name']]:14}{r['events_per_s']:>9,.0f}{r['p50_ms']:>8.1f}"
+            f"  {labels[key]:22}{r['events_per_s']:>9,.0f}{r['p50_ms']:>8.1f}"
             f"{r['p99_ms']:>8.1f}{r['max_ms']:>8.1f}{r['server_p50_ms']:>8.1f}"
-            f"{r['server_p99_ms']:>8.1f}{r['errors']:>7}{r['server_cpu_pct']:>7.0f}%"
+            f"{r['server_p99_ms']:>8.1f}{r['errors']:>7}{r['late_starts']:>6}"
+            f"{r['server_cpu_pct']:>7.0f}%{r['server_cpu_ms_per_event']:>6.2f}"
             f"{r['client_cpu_pct']:>7.0f}%{r['other_cpu_pct']:>6.0f}%"
         )
+    jol, bare = results["jol_saturation"], results["bare_saturation"]
     ratio = jol["events_per_s"] / bare["events_per_s"] if bare["events_per_s"] else 0.0
-    print(f"  jol/bare events/s: {ratio:.2f}")
+    print(f"  jol/bare events/s at saturation: {ratio:.2f}")
     print(
-        "  (p50/p99/max: latency as the client saw it, queueing for a connection included;\n"
-        "   srv p50/p99: the server's own time per request, from the x-server-time-us header;\n"
-        "   CPU: % of one core in the window (2 cores = 200%): server, load generator, and\n"
-        "   other = everything else on the machine, e.g. other jobs; high means noisy figures)"
+        "  (rate: events started on schedule; p50/p99/max from when each was due, so waiting\n"
+        "   for the server counts; late = events that found every user busy when due.\n"
+        "   saturation: latency there is mostly the queue of users, N / throughput.\n"
+        "   srv p50/p99: the server's own time per request (x-server-time-us); ms/ev: server\n"
+        "   CPU per event. CPU: % of one core in the window (2 cores = 200%): server, load\n"
+        "   generator, other = everything else on the machine; high other means noisy figures)"
     )
-    for r in (jol, bare):
+    for key, r in results.items():
         if r["other_cpu_pct"] >= 20:
             print(
                 f"  WARNING: other processes used {r['other_cpu_pct']:.0f}% of a core during "
-                f"the {r['name']} run: its figures are lower than this machine can do"
+                f"{key}: its figures are lower than this machine can do"
             )
-    for r in (jol, bare):
-        if r["client_cpu_pct"] >= 85:
-            print(
-                f"  note: the load generator used {r['client_cpu_pct']:.0f}% of a core against "
-                f"{r['name']}: it is the limit there, so {r['events_per_s']:,.0f} events/s is "
-                f"a floor for that server, not its ceiling"
-            )
-        elif r["server_cpu_pct"] >= 85:
-            print(
-                f"  note: the {r['name']} server used {r['server_cpu_pct']:.0f}% of a core "
-                f"(it runs one process): the server is the limit there, not the generator"
-            )
-        elif r["other_cpu_pct"] < 20:
-            print(
-                f"  note: neither the {r['name']} server ({r['server_cpu_pct']:.0f}% of a core) "
-                f"nor the generator ({r['client_cpu_pct']:.0f}%) is saturated: requests wait "
-                "on something inside the server (a lock, a pooled connection)"
-            )
-    ok_rate = jol["events_per_s"] >= BAR_EVENTS_PER_S
-    ok_p99 = jol["p99_ms"] < BAR_P99_MS
+    at_rate = results["jol_rate"]
+    sustained = at_rate["events_per_s"] >= 0.98 * rate and at_rate["errors"] == 0
+    ok_rate = sustained and rate >= BAR_EVENTS_PER_S
+    ok_p99 = ok_rate and at_rate["p99_ms"] < BAR_P99_MS
     print(
-        f"\n  bar: >= {BAR_EVENTS_PER_S} events/s on SQLite: {jol['events_per_s']:.0f} -> "
-        f"{'PASS' if ok_rate else 'MISS'}"
+        f"\n  bar: sustains >= {BAR_EVENTS_PER_S} events/s on SQLite: "
+        f"{at_rate['events_per_s']:.0f} of {rate:g} started, {at_rate['errors']} errors "
+        f"(saturation {jol['events_per_s']:.0f}/s) -> {'PASS' if ok_rate else 'MISS'}"
     )
     print(
-        f"  bar: p99 < {BAR_P99_MS:g} ms on SQLite: {jol['p99_ms']:.1f} ms -> "
+        f"  bar: p99 < {BAR_P99_MS:g} ms at that rate: {at_rate['p99_ms']:.1f} ms -> "
         f"{'PASS' if ok_p99 else 'MISS'}"
     )
     return {
+        "rate": rate,
         "users": users,
-        "conns": conns,
-        "client_procs": client_procs,
         "duration_s": duration_s,
         "warmup_s": warmup_s,
-        "jol": jol,
-        "bare": bare,
+        **results,
         "ratio": ratio,
         "pass_rate": ok_rate,
         "pass_p99": ok_p99,
@@ -504,12 +368,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--conns", type=int, default=32)
-    parser.add_argument("--client-procs", type=int, default=1, choices=(1, 2))
+    parser.add_argument("--rate", type=float, default=BAR_EVENTS_PER_S, help="events/s, open loop")
+    parser.add_argument("--users", type=int, default=50, help="users of the saturation run")
     parser.add_argument("--content", type=Path, default=CONTENT_DIR, help="content directory")
     args = parser.parse_args()
-    run(args.duration, args.warmup, args.users, args.conns, args.client_procs, args.content)
+    run(args.duration, args.warmup, args.rate, args.users, args.content)
 
 
 if __name__ == "__main__":
