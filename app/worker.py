@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 JOBS_INTERVAL_SECONDS = 3600
 OUTBOX_BATCH = 20
 MAX_ATTEMPTS = 8
+# A claimed message is due again after this if its worker died before storing the outcome.
+CLAIM_SECONDS = 120
 
 
 async def clear_idle_state(
@@ -58,22 +60,44 @@ async def run_jobs_once(
 async def send_outbox_once(
     maker: async_sessionmaker[AsyncSession], bot: BotApiClient, now: dt.datetime | None = None
 ) -> dict[str, int]:
-    """Send what is due; several workers may run (PostgreSQL: each takes other rows)."""
+    """Send what is due; several workers may run (PostgreSQL: each claims other rows).
+
+    No transaction stays open while Telegram is called: the batch is claimed in one short
+    transaction (its `not_before` moved CLAIM_SECONDS ahead, so a worker that dies mid-send
+    leaves the rest to be sent again later), sent, then the outcomes are stored in another.
+    On SQLite an open write transaction would hold the database's one write lock for the length
+    of the HTTP calls, and every conversation event would wait behind it.
+    """
     counts = {"sent": 0, "failed": 0, "retry": 0}
+    now = now or utcnow()
     async with maker() as session:
         query = (
             select(OutboundMessage)
             .where(
                 OutboundMessage.status == "pending",
                 OutboundMessage.channel == "telegram",
-                OutboundMessage.not_before <= (now or utcnow()),
+                OutboundMessage.not_before <= now,
             )
             .order_by(OutboundMessage.id)
             .limit(OUTBOX_BATCH)
             .with_for_update(skip_locked=True)
         )
-        for message in (await session.execute(query)).scalars().all():
-            result = await bot.send_markup(message.chat_id, message.text, message.buttons)
+        batch = list((await session.execute(query)).scalars().all())
+        for message in batch:
+            message.not_before = now + dt.timedelta(seconds=CLAIM_SECONDS)
+        await session.commit()
+    if not batch:
+        return counts
+    results = [
+        (message, await bot.send_markup(message.chat_id, message.text, message.buttons))
+        for message in batch
+    ]
+    async with maker() as session:
+        for claimed, result in results:
+            stored = await session.get(OutboundMessage, claimed.id)
+            if stored is None:  # erased meanwhile (the user asked to be forgotten)
+                continue
+            message = stored
             message.attempts += 1
             if result.ok:
                 message.status, message.sent_at = "sent", utcnow()
