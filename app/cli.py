@@ -207,6 +207,24 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    if args.workers > 1:
+        # Production: N API processes (one per core); the worker and the bot run on their own.
+        import uvicorn
+
+        print(
+            f"serving the API with {args.workers} processes on {settings.host}:{settings.port}; "
+            "run `jol worker` and `jol bot` separately",
+            file=sys.stderr,
+        )
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=args.workers,
+            log_config=None,
+        )
+        return 0
     asyncio.run(_serve(settings, worker=not args.no_worker))
     return 0
 
@@ -303,6 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the API (and the worker)")
     serve.add_argument("--no-worker", action="store_true", help="do not run the worker here")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes (more than 1: the API only, settings from the environment)",
+    )
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("worker", help="run the background worker alone").set_defaults(func=cmd_worker)
 
