@@ -49,6 +49,9 @@ TOKEN = "bench-service-token-0123456789"
 CHANNEL = "bench"
 BAR_EVENTS_PER_S = 500
 BAR_P99_MS = 50.0
+# One uvicorn worker process per core, as one deploys it; both servers alike. With several, the
+# app's processes share the SQLite file (per-user order holds: the revision check on every write).
+WORKERS = os.cpu_count() or 1
 MAX_IN_FLIGHT = 256  # open loop: users (connections) with an event in flight, at most
 POOL = 400
 
@@ -79,9 +82,28 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and of its children (uvicorn's worker processes)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+    return process_cpu_s(pid) + sum(process_cpu_s(child) for child in children)
+
+
 @contextmanager
 def serve(
-    name: str, target: list[str], env: dict[str, str], workdir: Path, ready_path: str
+    name: str,
+    target: list[str],
+    env: dict[str, str],
+    workdir: Path,
+    ready_path: str,
+    workers: int = 1,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Start `uvicorn <target>` on a free port of 127.0.0.1; always stop it."""
     port = free_port()
@@ -97,6 +119,8 @@ def serve(
         "--port",
         str(port),
         "--no-access-log",
+        "--workers",
+        str(workers),
         "--log-level",
         "warning",
     ]
@@ -174,9 +198,9 @@ def run_load(
 
         async def cpu() -> tuple[float, float]:
             await asyncio.sleep(max(0.0, (measure_from - time.monotonic_ns()) / 1e9))
-            server0, machine0 = process_cpu_s(server_pid), machine_busy_s()
+            server0, machine0 = tree_cpu_s(server_pid), machine_busy_s()
             await asyncio.sleep(max(0.0, (stop_at - time.monotonic_ns()) / 1e9))
-            return process_cpu_s(server_pid) - server0, machine_busy_s() - machine0
+            return tree_cpu_s(server_pid) - server0, machine_busy_s() - machine0
 
         if mode == "rate":
             load = open_loop(loader, rate, MAX_IN_FLIGHT, measure_from, stop_at, check)
@@ -198,7 +222,7 @@ def summarise(
     srv = sorted(res.server)
     return {
         "name": name,
-        "events_per_s": res.ok / duration_s,
+        "events_per_s": res.completed / duration_s,  # answered inside the window
         "ok": res.ok,
         "errors": sum(res.errors.values()),
         "error_kinds": dict(res.errors),
@@ -209,7 +233,7 @@ def summarise(
         "server_p50_ms": pct(srv, 0.5) / 1e3,
         "server_p99_ms": pct(srv, 0.99) / 1e3,
         "server_cpu_pct": 100 * server_cpu_s / duration_s,
-        "server_cpu_ms_per_event": 1000 * server_cpu_s / res.ok if res.ok else 0.0,
+        "server_cpu_ms_per_event": 1000 * server_cpu_s / res.completed if res.completed else 0.0,
         "client_cpu_pct": 100 * res.client_cpu_s / duration_s,
         # Everything else that ran meanwhile (other processes on a shared machine, the kernel).
         "other_cpu_pct": max(
@@ -224,6 +248,7 @@ def run(
     rate: float = BAR_EVENTS_PER_S,
     users: int = 50,
     content_dir: Path = CONTENT_DIR,
+    workers: int = WORKERS,
 ) -> dict[str, Any]:
     content = load_content(content_dir)
     pool = make_pool(content, service_answerer(content), POOL, seed=7)
@@ -236,7 +261,7 @@ def run(
     )
     print(f"api: {POOL} scripted sessions ({turns} events, a new user id per session): {mix(pool)}")
     print(
-        f"api: uvicorn 1 process, loop/http: "
+        f"api: uvicorn, {workers} worker process(es) per server, loop/http: "
         f"{', '.join(fast) if fast else 'asyncio + h11 (uvloop and httptools not installed)'}"
     )
 
@@ -272,7 +297,7 @@ def run(
             ("bare", ["bare_app:app"], "/healthz", False),
         ]
         for name, target, ready, check in servers:
-            with serve(name, target, env, workdir, ready) as (base, proc):
+            with serve(name, target, env, workdir, ready, workers) as (base, proc):
                 for mode in ("rate", "saturation"):
                     res, server_cpu_s, machine_cpu_s = run_load(
                         base,
@@ -338,7 +363,11 @@ def run(
                 f"{key}: its figures are lower than this machine can do"
             )
     at_rate = results["jol_rate"]
-    sustained = at_rate["events_per_s"] >= 0.98 * rate and at_rate["errors"] == 0
+    sustained = (
+        at_rate["events_per_s"] >= 0.98 * rate
+        and at_rate["errors"] == 0
+        and at_rate["late_starts"] == 0
+    )
     ok_rate = sustained and rate >= BAR_EVENTS_PER_S
     ok_p99 = ok_rate and at_rate["p99_ms"] < BAR_P99_MS
     print(
@@ -352,6 +381,7 @@ def run(
     )
     return {
         "rate": rate,
+        "workers": workers,
         "users": users,
         "duration_s": duration_s,
         "warmup_s": warmup_s,
@@ -371,8 +401,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=BAR_EVENTS_PER_S, help="events/s, open loop")
     parser.add_argument("--users", type=int, default=50, help="users of the saturation run")
     parser.add_argument("--content", type=Path, default=CONTENT_DIR, help="content directory")
+    parser.add_argument(
+        "--workers", type=int, default=WORKERS, help="uvicorn worker processes per server"
+    )
     args = parser.parse_args()
-    run(args.duration, args.warmup, args.rate, args.users, args.content)
+    run(args.duration, args.warmup, args.rate, args.users, args.content, args.workers)
 
 
 if __name__ == "__main__":

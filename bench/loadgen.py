@@ -84,6 +84,7 @@ class LoadResult:
     ok: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     late_starts: int = 0  # open loop: events that found no idle user when due
+    completed: int = 0  # answered without error inside the window (throughput)
     client_cpu_s: float = 0.0
 
 
@@ -135,6 +136,7 @@ async def closed_loop(
                     t1 = clock()
                     if measure_from <= t1 < stop_at:
                         _record(res, error, t1 - t0, server_us)
+                        res.completed += not error
                     if error:
                         conn.close()
                         conn = await Connection.open(users.port)
@@ -173,6 +175,8 @@ async def open_loop(
         t1 = clock()
         if measure_from <= due < stop_at:
             _record(res, error, t1 - due, server_us)
+        if not error and measure_from <= t1 < stop_at:
+            res.completed += 1
         if error:
             conn.close()
         else:
