@@ -246,14 +246,6 @@ async def run_jol(args: argparse.Namespace, stop: asyncio.Event, serve: Any) -> 
         data_dir=workdir,
     )
     api = create_app(settings)
-    if args.mode == "jol-nolimit":
-        # Diagnostic only: the same limiter class and code path, with both limits switched off.
-        real = bot_app.AIORateLimiter  # type: ignore[attr-defined]
-
-        def unlimited(**kwargs: Any) -> Any:
-            return real(overall_max_rate=0, group_max_rate=0, **kwargs)
-
-        setattr(bot_app, "AIORateLimiter", unlimited)  # noqa: B010 - a module global
     async with api.router.lifespan_context(api):
         bot_settings = load_bot_settings(
             token=args.token,
@@ -262,6 +254,9 @@ async def run_jol(args: argparse.Namespace, stop: asyncio.Event, serve: Any) -> 
             webhook_secret=args.secret,
             webhook_port=args.port_hint,
             flood_limit=100_000,  # the flood guard must not throttle the scripted users
+            # jol-nolimit: the bot's own 30 messages/s limit off (JOL_BOT_MAX_RATE=0), as the
+            # echo bot has none; `jol` keeps the default.
+            **({"max_rate": 0.0} if args.mode == "jol-nolimit" else {}),
         )
         application = bot_app.build_application(
             bot_settings,

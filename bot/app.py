@@ -79,8 +79,9 @@ def build_application(
         .token(settings.token)
         .base_url(settings.api_base_url)
         .base_file_url(file_base_url(settings.api_base_url))
-        # Telegram's overall limit (30 messages/s); a 429 is waited out in handlers.with_retries.
-        .rate_limiter(AIORateLimiter(max_retries=0))
+        # Telegram's overall limit (JOL_BOT_MAX_RATE, 30 messages/s; 0 switches it off); a 429
+        # is waited out in handlers.with_retries either way.
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.max_rate, max_retries=0))
         .concurrent_updates(True)
         .post_init(post_init)
         .post_shutdown(post_shutdown)

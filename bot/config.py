@@ -24,6 +24,9 @@ class BotSettings(BaseSettings):
     # A user who sends more than this many messages a minute is asked to slow down.
     flood_limit: int = Field(20, ge=1, alias="JOL_BOT_FLOOD_LIMIT")
     default_language: str = Field("ky", alias="JOL_DEFAULT_LANGUAGE")
+    # Messages a second the bot sends at most, all chats together (Telegram asks bots to stay
+    # near 30/s). 0: no limit of its own; a 429 from Telegram is waited out either way.
+    max_rate: float = Field(30.0, ge=0, alias="JOL_BOT_MAX_RATE")
 
     @field_validator("api_base_url", "backend_url")
     @classmethod

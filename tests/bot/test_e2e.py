@@ -541,3 +541,19 @@ async def test_jol_serve_hosts_api_worker_and_bot_in_one_process(
         server.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(server, timeout=20)
+
+
+async def test_the_bot_keeps_to_its_overall_message_rate(tg: TelegramDouble) -> None:
+    """JOL_BOT_MAX_RATE reaches the limiter: at 2 messages/s, 5 messages take over a second."""
+    user = tg.user(508, "Айгүл")
+    application = build_application(
+        bot_settings(tg, max_rate=2.0),
+        backend_client=lambda: httpx.AsyncClient(base_url="http://127.0.0.1:9"),
+        with_updater=False,
+    )
+    async with application:
+        began = time.monotonic()
+        await asyncio.gather(*(application.bot.send_message(user.id, f"{i}") for i in range(5)))
+        elapsed = time.monotonic() - began
+    assert elapsed >= 1.0
+    assert len(await user.replies(quiet=0.2, timeout=5)) == 5
