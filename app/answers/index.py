@@ -17,6 +17,7 @@ scored down, one about that country up).
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -110,18 +111,20 @@ COUNTRY_CUES: dict[str, tuple[str, ...]] = {
 }
 
 
-def named_countries(text: str) -> set[str]:
-    """The destinations a question names."""
-    words = {w for variant in variants(text) for w in variant.split()}
-    found = set()
-    for country, cues in COUNTRY_CUES.items():
-        for cue in cues:
-            if cue.endswith("="):
-                if cue[:-1] in words:
-                    found.add(country)
-            elif any(w.startswith(cue) for w in words):
-                found.add(country)
-    return found
+_COUNTRY_PATTERNS = {
+    country: re.compile(
+        r"\b(?:"
+        + "|".join(re.escape(c[:-1]) + r"\b" if c.endswith("=") else re.escape(c) for c in cues)
+        + ")"
+    )
+    for country, cues in COUNTRY_CUES.items()
+}
+
+
+def named_countries(readings: list[str]) -> set[str]:
+    """The destinations a question (its `variants`) names."""
+    text = " ".join(readings)
+    return {country for country, pattern in _COUNTRY_PATTERNS.items() if pattern.search(text)}
 
 
 # Whole words (their first WORD_STEM letters) too: the share of the question's words (by idf)
@@ -130,8 +133,9 @@ WORDS = 0.3
 WORD_STEM = 5
 
 
-def word_stems(text: str) -> set[str]:
-    return {w[:WORD_STEM] for v in variants(text) for w in v.split() if len(w) > 2}
+def word_stems(readings: list[str]) -> set[str]:
+    """The word stems of a text's `variants`."""
+    return {w[:WORD_STEM] for v in readings for w in v.split() if len(w) > 2}
 
 
 # Below this an answer is a guess: the engine says it is not sure. Set on the even half of the
@@ -230,11 +234,17 @@ class QuestionIndex:
                 words = [str(article.title), " ".join(article.tags), str(article.body)]
                 words += [str(q) for q in article.questions]
                 for text in words:
-                    for stem in word_stems(text):
+                    for stem in word_stems(variants(text)):
                         word_articles[stem].add(article.id)
         n_articles = max(len(self.articles), 1)
-        self._word_articles = dict(word_articles)
         self._word_idf = {w: math.log(1 + n_articles / len(a)) for w, a in word_articles.items()}
+        # Row per stem: its idf in the columns of the articles that hold it (article_ids order).
+        column = {article_id: i for i, article_id in enumerate(article_ids)}
+        self._word_ids = {w: i for i, w in enumerate(word_articles)}
+        self._word_rows = np.zeros((len(word_articles), len(article_ids)))
+        for w, holders in word_articles.items():
+            for article_id in holders:
+                self._word_rows[self._word_ids[w], column[article_id]] = self._word_idf[w]
         # The destinations each article is about (none: it applies everywhere).
         self._countries: dict[str, frozenset[str]] = {}
         for lc in content.languages.values():
@@ -244,9 +254,12 @@ class QuestionIndex:
     def scores(self, text: str) -> dict[str, float]:
         """Each article's score for the text (0..1): its best text, plus SECOND times its second
         best, over the texts of all languages and the readings (`variants`) of the question."""
+        return self._scores(variants(text))
+
+    def _scores(self, readings: list[str]) -> dict[str, float]:
         rows = []
         idf, gram_ids = self.idf, self._gram_ids
-        for variant in variants(text):
+        for variant in readings:
             ids: list[int] = []
             weights: list[float] = []
             squares = 0.0
@@ -277,20 +290,16 @@ class QuestionIndex:
         second = np.maximum.reduceat(np.where(is_best, 0.0, flat), starts)
         second = np.where(ties >= 2, best, second)
         total = best + SECOND * second
-        scores = {self._article_ids[i]: float(total[i]) for i in np.flatnonzero(best > 0.0)}
         if WORDS:
-            stems = word_stems(text)
+            stems = word_stems(readings)
             # A word no text has counts as a rare one: the question is about something else.
             rare = math.log(1 + len(self.articles))
             weight = sum(self._word_idf.get(w, rare) for w in stems) or 1.0
-            covered: dict[str, float] = defaultdict(float)
-            for w in stems:
-                for article_id in self._word_articles.get(w, ()):
-                    covered[article_id] += self._word_idf[w]
-            for article_id, value in covered.items():
-                if article_id in scores:
-                    scores[article_id] += WORDS * value / weight
-        named = named_countries(text)
+            held = [self._word_ids[w] for w in stems if w in self._word_ids]
+            if held:
+                total = total + WORDS * self._word_rows[held].sum(axis=0) / weight
+        scores = {self._article_ids[i]: float(total[i]) for i in np.flatnonzero(best > 0.0)}
+        named = named_countries(readings)
         if named:
             for article_id, score in scores.items():
                 about = self._countries.get(article_id)
@@ -311,9 +320,10 @@ class QuestionIndex:
         return np.bincount(self._docs[positions], weights=products, minlength=len(self._scale))
 
     def __call__(self, text: str, lang: str) -> list[Match]:
-        if not has_a_word(text):
+        readings = variants(text)
+        if not any(len(w) >= 3 for v in readings for w in v.split()):  # `has_a_word`
             return []
-        ranked = sorted(self.scores(text).items(), key=lambda item: -item[1])
+        ranked = sorted(self._scores(readings).items(), key=lambda item: -item[1])
         return [Match(a, round(s, 3), s >= MIN_SCORE) for a, s in ranked[:3] if s >= MIN_GUESS]
 
 
