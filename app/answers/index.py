@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.answers.emergency import is_emergency
-from app.answers.normalize import detect_language, variants
+from app.answers.normalize import detect_language, fold, variants
 from app.content.model import Content
 from app.dialogue.engine import Match
 
@@ -147,6 +147,27 @@ MIN_SCORE = 0.6
 MIN_GUESS = 0.2
 
 
+# Greetings and thanks carry no question: dropped from the questions and the texts alike, so
+# "салам" alone is not read as a question and "салам, паспортум..." is read as "паспортум...".
+# Folded forms (ё->е, ө->о, ү->у, ң->н), Cyrillic and Latin.
+PLEASANTRIES = frozenset(
+    word
+    for line in (
+        "hello hi hey hallo helo thanks thank thx tnx please pls plz",
+        "здравствуйте здрасте здрасьте привет приветствую спасибо спс пожалуйста плиз пж",
+        "салам саламатсызбы саламатсынарбы ассалому ассаламу алейкум алейкуму рахмат",
+        "salam salamatsyzby assalomu assalamu aleikum alaikum rahmat rakhmat privet spasibo",
+        "zdravstvuite pozhaluista",
+    )
+    for word in line.split()
+)
+
+
+def readings(text: str) -> list[str]:
+    """`variants` of the text without its greetings and thanks."""
+    return variants(" ".join(w for w in fold(text).split() if w not in PLEASANTRIES))
+
+
 def ngrams(text: str) -> dict[str, float]:
     grams: dict[str, float] = defaultdict(float)
     for word in text.split():
@@ -159,9 +180,9 @@ def ngrams(text: str) -> dict[str, float]:
     return grams
 
 
-def has_a_word(text: str) -> bool:
-    """A question needs at least one word of three letters or more (after folding)."""
-    return any(len(w) >= 3 for v in variants(text) for w in v.split())
+def has_a_word(readings: list[str]) -> bool:
+    """A question needs a word of three letters or more (in its `readings`)."""
+    return any(len(w) >= 3 for v in readings for w in v.split())
 
 
 class QuestionIndex:
@@ -178,7 +199,7 @@ class QuestionIndex:
                 ]
                 texts += [("question", str(q)) for q in article.questions]
                 for kind, text in texts:
-                    for variant in variants(text):
+                    for variant in readings(text):
                         grams = ngrams(variant)
                         if grams:
                             raw.append((article.id, WEIGHTS[kind], grams))
@@ -234,7 +255,7 @@ class QuestionIndex:
                 words = [str(article.title), " ".join(article.tags), str(article.body)]
                 words += [str(q) for q in article.questions]
                 for text in words:
-                    for stem in word_stems(variants(text)):
+                    for stem in word_stems(readings(text)):
                         word_articles[stem].add(article.id)
         n_articles = max(len(self.articles), 1)
         self._word_idf = {w: math.log(1 + n_articles / len(a)) for w, a in word_articles.items()}
@@ -254,7 +275,7 @@ class QuestionIndex:
     def scores(self, text: str) -> dict[str, float]:
         """Each article's score for the text (0..1): its best text, plus SECOND times its second
         best, over the texts of all languages and the readings (`variants`) of the question."""
-        return self._scores(variants(text))
+        return self._scores(readings(text))
 
     def _scores(self, readings: list[str]) -> dict[str, float]:
         rows = []
@@ -320,10 +341,10 @@ class QuestionIndex:
         return np.bincount(self._docs[positions], weights=products, minlength=len(self._scale))
 
     def __call__(self, text: str, lang: str) -> list[Match]:
-        readings = variants(text)
-        if not any(len(w) >= 3 for v in readings for w in v.split()):  # `has_a_word`
+        read = readings(text)
+        if not has_a_word(read):
             return []
-        ranked = sorted(self._scores(readings).items(), key=lambda item: -item[1])
+        ranked = sorted(self._scores(read).items(), key=lambda item: -item[1])
         return [Match(a, round(s, 3), s >= MIN_SCORE) for a, s in ranked[:3] if s >= MIN_GUESS]
 
 

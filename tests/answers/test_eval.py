@@ -125,3 +125,13 @@ def test_language_detection() -> None:
     assert detect_language("skolko dney registraciya nado") == "ru"
     correct = sum(detect_language(i["text"]) == i["lang"] for i in ITEMS) / len(ITEMS)
     assert correct >= 0.88
+
+
+def test_greetings_are_not_questions(shipped: Content) -> None:
+    index = QuestionIndex(shipped)
+    for text in ["салам", "Здравствуйте!", "hello", "рахмат", "спасибо"]:
+        assert index(text, "ky") == [], text
+    # A greeting before a question changes nothing.
+    for question in ["pasportumdu alyp koyushty", "my boss took my passport"]:
+        bare = [m.article_id for m in index(question, "ky")]
+        assert bare and [m.article_id for m in index(f"Салам! {question}", "ky")] == bare
