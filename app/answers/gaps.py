@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.answers.index import has_a_word, readings
 from app.models import UnansweredQuestion
 from app.models.base import utcnow
 
@@ -29,7 +30,7 @@ def scrub(text: str) -> str:
 async def record_unanswered(session: AsyncSession, *, text: str, lang: str) -> None:
     """Count the question (scrubbed) once more, or store it for the first time."""
     clean = scrub(text)
-    if not clean:
+    if not clean or not has_a_word(readings(clean)):  # "салам", "спасибо": not a question
         return
     counted = await session.execute(
         update(UnansweredQuestion)

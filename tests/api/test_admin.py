@@ -544,6 +544,7 @@ async def test_unanswered_questions_make_the_content_gap_report(
     assert "Ask the consulate" in labels
     await ask("802", "xyzzy   plugh? +7 999 123 45 67")
     await ask("802", "what documents do I need")  # answered: not a gap
+    await ask("802", "Hello!")  # a greeting: no answer, and not a gap either
     editor = await new_key(app, "editor")
     gaps = (await client.get("/admin/v1/content/gaps", headers=auth(editor))).json()
     assert [(g["text"], g["lang"], g["count"]) for g in gaps] == [("xyzzy plugh? #", "en", 2)]
