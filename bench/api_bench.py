@@ -1,10 +1,11 @@
 """The conversation API under load, on SQLite, against a bare FastAPI endpoint as the ceiling.
 
 In a temporary directory: a fresh SQLite database migrated by the real migrations, the content of
-`content/` published into it, then the real app served by uvicorn in a subprocess on 127.0.0.1 (one
-worker process, no access log). The load generator (loadgen.py: lean HTTP/1.1 keep-alive
-connections on asyncio) plays scripted sessions (walks.py), each under a new user id, one event at
-a time per user. Each server gets two runs, each after a warm-up:
+`content/` published into it, then the real app served by uvicorn in a subprocess on 127.0.0.1
+(one worker process per core by default, `--workers`; no access log). The load generator
+(loadgen.py: lean HTTP/1.1 keep-alive connections on asyncio) plays scripted sessions (walks.py),
+each under a new user id, one event at a time per user. Each server gets two runs, each after
+a warm-up:
 
 - rate: events start at a fixed rate (the bar's 500/s), whatever the server does; latency is
   counted from when each event was due. This is the bar: does it sustain the rate, and what is p99.
@@ -16,6 +17,7 @@ engine). Everything goes to 127.0.0.1 only; every loop ends by its deadline; the
 stopped and the temporary directory removed whatever happens.
 
     .venv/bin/python bench/api_bench.py [--duration 10] [--warmup 3] [--rate 500] [--users 50]
+                                        [--workers 2]
 """
 
 from __future__ import annotations
