@@ -121,9 +121,9 @@ _COUNTRY_PATTERNS = {
 }
 
 
-def named_countries(readings: list[str]) -> set[str]:
-    """The destinations a question (its `variants`) names."""
-    text = " ".join(readings)
+def named_countries(read: list[str]) -> set[str]:
+    """The destinations a question (its `readings`) names."""
+    text = " ".join(read)
     return {country for country, pattern in _COUNTRY_PATTERNS.items() if pattern.search(text)}
 
 
@@ -133,9 +133,9 @@ WORDS = 0.3
 WORD_STEM = 5
 
 
-def word_stems(readings: list[str]) -> set[str]:
-    """The word stems of a text's `variants`."""
-    return {w[:WORD_STEM] for v in readings for w in v.split() if len(w) > 2}
+def word_stems(read: list[str]) -> set[str]:
+    """The word stems of a text's `readings`."""
+    return {w[:WORD_STEM] for v in read for w in v.split() if len(w) > 2}
 
 
 # Below this an answer is a guess: the engine says it is not sure. Set on the even half of the
@@ -180,9 +180,9 @@ def ngrams(text: str) -> dict[str, float]:
     return grams
 
 
-def has_a_word(readings: list[str]) -> bool:
+def has_a_word(read: list[str]) -> bool:
     """A question needs a word of three letters or more (in its `readings`)."""
-    return any(len(w) >= 3 for v in readings for w in v.split())
+    return any(len(w) >= 3 for v in read for w in v.split())
 
 
 class QuestionIndex:
@@ -277,10 +277,10 @@ class QuestionIndex:
         best, over the texts of all languages and the readings (`variants`) of the question."""
         return self._scores(readings(text))
 
-    def _scores(self, readings: list[str]) -> dict[str, float]:
+    def _scores(self, read: list[str]) -> dict[str, float]:
         rows = []
         idf, gram_ids = self.idf, self._gram_ids
-        for variant in readings:
+        for variant in read:
             ids: list[int] = []
             weights: list[float] = []
             squares = 0.0
@@ -312,7 +312,7 @@ class QuestionIndex:
         second = np.where(ties >= 2, best, second)
         total = best + SECOND * second
         if WORDS:
-            stems = word_stems(readings)
+            stems = word_stems(read)
             # A word no text has counts as a rare one: the question is about something else.
             rare = math.log(1 + len(self.articles))
             weight = sum(self._word_idf.get(w, rare) for w in stems) or 1.0
@@ -320,7 +320,7 @@ class QuestionIndex:
             if held:
                 total = total + WORDS * self._word_rows[held].sum(axis=0) / weight
         scores = {self._article_ids[i]: float(total[i]) for i in np.flatnonzero(best > 0.0)}
-        named = named_countries(readings)
+        named = named_countries(read)
         if named:
             for article_id, score in scores.items():
                 about = self._countries.get(article_id)
