@@ -166,6 +166,44 @@ def serve(
             print(f"  {name} server log has {len(problems)} error lines, first: {problems[0]}")
 
 
+@contextmanager
+def database(workdir: Path, postgres: str | None) -> Iterator[tuple[str, str]]:
+    """A fresh database: an SQLite file in `workdir`, or with `postgres` (a server URL) a new
+    database made on that server for this run and dropped after it. (URL, label)"""
+    if postgres is None:
+        yield f"sqlite+aiosqlite:///{workdir / 'jol.db'}", "SQLite"
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(postgres.replace("postgresql+psycopg://", "postgresql://", 1))
+    assert server.host in (HOST, "localhost", None), "the benchmark only talks to this machine"
+    name = f"jol_bench_{os.getpid()}_{int(time.time())}"
+    admin = server.render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = server.set(drivername="postgresql+psycopg", database=name)
+        yield url.render_as_string(hide_password=False), f"PostgreSQL ({name}, dropped after)"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def count_rows(url: str, table: str) -> int:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1]
+        with sqlite3.connect(path) as db:
+            found: int = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        db.close()
+        return found
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+
 async def _publish(url: str, content_dir: Path) -> int:
     result = await publish_directory_to(url, content_dir=content_dir, review_max_age_days=10_000)
     return result.version
@@ -251,6 +289,7 @@ def run(
     users: int = 50,
     content_dir: Path = CONTENT_DIR,
     workers: int = WORKERS,
+    postgres: str | None = None,
 ) -> dict[str, Any]:
     content = load_content(content_dir)
     pool = make_pool(content, service_answerer(content), POOL, seed=7)
@@ -267,10 +306,13 @@ def run(
         f"{', '.join(fast) if fast else 'asyncio + h11 (uvloop and httptools not installed)'}"
     )
 
+    backend = "SQLite" if postgres is None else "PostgreSQL"
     results: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="jol-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="jol-bench-") as tmp,
+        database(Path(tmp), postgres) as (db_url, db_label),
+    ):
         workdir = Path(tmp)
-        db_url = f"sqlite+aiosqlite:///{workdir / 'jol.db'}"
         upgrade(db_url)
         version = asyncio.run(_publish(db_url, content_dir))
         env = {
@@ -292,7 +334,7 @@ def run(
                 "NO_PROXY": "*",
             }
         )
-        print(f"api: fresh SQLite database in {tmp}, migrated, content version {version}")
+        print(f"api: fresh {db_label} database, migrated, content version {version}")
 
         servers = [
             ("jol", ["servers:jol_app", "--factory"], "/readyz", True),
@@ -318,10 +360,8 @@ def run(
                     if res.errors:
                         print(f"  {key}: errors: {dict(res.errors)}")
 
-        with sqlite3.connect(workdir / "jol.db") as db:
-            conversations = db.execute("SELECT count(*) FROM conversations").fetchone()[0]
-            requests = db.execute("SELECT count(*) FROM consular_requests").fetchone()[0]
-        db.close()
+        conversations = count_rows(db_url, "conversations")
+        requests = count_rows(db_url, "consular_requests")
         print(
             f"api: the database now holds {conversations} conversations and {requests} "
             f"consular requests"
@@ -333,9 +373,9 @@ def run(
         f"{'other':>7}"
     )
     labels = {
-        "jol_rate": f"jol SQLite @{rate:g}/s",
+        "jol_rate": f"jol {backend} @{rate:g}/s",
         "bare_rate": f"bare FastAPI @{rate:g}/s",
-        "jol_saturation": f"jol SQLite, {users} users",
+        "jol_saturation": f"jol {backend}, {users} u.",
         "bare_saturation": f"bare FastAPI, {users} u.",
     }
     for key in ("jol_rate", "bare_rate", "jol_saturation", "bare_saturation"):
@@ -373,7 +413,7 @@ def run(
     ok_rate = sustained and rate >= BAR_EVENTS_PER_S
     ok_p99 = ok_rate and at_rate["p99_ms"] < BAR_P99_MS
     print(
-        f"\n  bar: sustains >= {BAR_EVENTS_PER_S} events/s on SQLite: "
+        f"\n  bar: sustains >= {BAR_EVENTS_PER_S} events/s on {backend}: "
         f"{at_rate['events_per_s']:.0f} of {rate:g} started, {at_rate['errors']} errors "
         f"(saturation {jol['events_per_s']:.0f}/s) -> {'PASS' if ok_rate else 'MISS'}"
     )
@@ -382,6 +422,7 @@ def run(
         f"{'PASS' if ok_p99 else 'MISS'}"
     )
     return {
+        "database": backend,
         "rate": rate,
         "workers": workers,
         "users": users,
@@ -406,8 +447,16 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=WORKERS, help="uvicorn worker processes per server"
     )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run on PostgreSQL instead: a server on this machine (a database is created for "
+        "the run and dropped after), e.g. postgresql://postgres@127.0.0.1:5432/test",
+    )
     args = parser.parse_args()
-    run(args.duration, args.warmup, args.rate, args.users, args.content, args.workers)
+    run(
+        args.duration, args.warmup, args.rate, args.users, args.content, args.workers, args.postgres
+    )
 
 
 if __name__ == "__main__":
