@@ -12,8 +12,8 @@ MODE is one of
   `bot.app.run_webhook`, with the real backend in process (a fresh SQLite database in DIR,
   migrated, the real `content/` published, `create_app` with its lifespan) reached through
   `httpx.ASGITransport`, as the embedded default does.
-* `jol-nolimit`: the same, except that the `AIORateLimiter` bot/app.py installs (Telegram's 30
-  messages/s overall limit) is built with its limits off. A diagnostic only, never the bar.
+* `jol-nolimit`: the same, with the bot's own overall limit of 30 messages/s off
+  (`JOL_BOT_MAX_RATE=0`; the echo bot has none). A diagnostic only, never the bar.
 * `raw`: no python-telegram-bot at all: the endpoint parses the JSON and posts `sendMessage`
   (httpx, one connection per client, 64 clients). It calibrates the harness (double + users).
 * `null`: answers 200 and does nothing. It measures the double's own webhook delivery rate.

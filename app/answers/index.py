@@ -194,6 +194,8 @@ class QuestionIndex:
 
     def __init__(self, content: Content) -> None:
         raw: list[tuple[str, float, dict[str, float]]] = []
+        # Word stems -> the articles whose texts (any language) hold them.
+        word_articles: dict[str, set[str]] = defaultdict(set)
         for lc in content.languages.values():
             for article in lc.articles.values():
                 texts = [
@@ -203,10 +205,13 @@ class QuestionIndex:
                 ]
                 texts += [("question", str(q)) for q in article.questions]
                 for kind, text in texts:
-                    for variant in readings(text):
+                    read = readings(text)
+                    for variant in read:
                         grams = ngrams(variant)
                         if grams:
                             raw.append((article.id, WEIGHTS[kind], grams))
+                    for stem in word_stems(read):
+                        word_articles[stem].add(article.id)
         # The texts of one article (all languages) side by side, so per-article maxima are
         # reductions over contiguous slices.
         raw.sort(key=lambda item: item[0])
@@ -263,15 +268,6 @@ class QuestionIndex:
         )
         self._centroids /= np.maximum(np.linalg.norm(self._centroids, axis=0), 1e-12)
         self.articles = set(article_ids)
-        # Word stems -> the articles whose texts (any language) hold them.
-        word_articles: dict[str, set[str]] = defaultdict(set)
-        for lc in content.languages.values():
-            for article in lc.articles.values():
-                words = [str(article.title), " ".join(article.tags), str(article.body)]
-                words += [str(q) for q in article.questions]
-                for text in words:
-                    for stem in word_stems(readings(text)):
-                        word_articles[stem].add(article.id)
         n_articles = max(len(self.articles), 1)
         self._word_idf = {w: math.log(1 + n_articles / len(a)) for w, a in word_articles.items()}
         # Row per stem: its idf in the columns of the articles that hold it (article_ids order).
