@@ -493,6 +493,13 @@ INJURED: Phrases = (
     "ооруканада жатам",
     "ооруканага тушт",
     "куйуп калд",
+    "кесип алдым",
+    "кесип алды= бут|кол|манжа|башы",
+    "колумду кес",
+    "бутумду кес",
+    "манжамды кес",
+    "кесилип калд",
+    "куйгузуп алдым",
     "каза= бол",
     # en
     "injured",
@@ -840,6 +847,16 @@ NOT_GIVEN: Phrases = (
     "алалбай",
     "алган жок",
     "жеп кет",
+    # gone without paying: "айлыкты бербей качып кетти", "төлөбөй жоголуп кетти"
+    "бербей качып кетти|кетишти|кетиптир|кеткен|кетишкен",
+    "бербей кач=|качты|качышты|качыптыр",
+    "бербей жогол",
+    "бербей кетип калд",
+    "беришпей качып кетти|кетишти|кетиптир|кеткен|кетишкен",
+    "толобой качып кетти|кетишти|кетиптир|кеткен|кетишкен",
+    "толобой кач=|качты|качышты|качыптыр",
+    "толобой жогол",
+    "толобой кетип калд",
     # en
     "not paid",
     "not been paid",
@@ -884,6 +901,12 @@ NOT_GIVEN: Phrases = (
     "never paid",
     "never gave",
     "stop paying",
+    "without paying us",
+    "without paying me",
+    "ran away without pay",
+    "ran off without pay",
+    "disappeared without pay",
+    "left without paying us|me",
     "refus",
     "not giv",
     "no food",
@@ -943,6 +966,22 @@ CAUGHT: Phrases = (
     "take me",
     "holding",
     "stopped me and",
+    "caught",
+    "grabbed",
+    "picked me up",
+    "picked us up",
+    "поймал",
+    "схватил",
+    # made to sign what they write
+    "sign this",
+    "sign the",
+    "sign a",
+    "make me sign",
+    "want me to sign",
+    "подписать",
+    "подписыва",
+    "кол кой",
+    "кол коюу",
 )
 
 AMBULANCE: Phrases = ("скорую", "скорая", "скорой", "тез жардам", "ambulance")
@@ -984,6 +1023,50 @@ NOT_CALLED: Phrases = (
     "asap",
 )
 
+DOCTOR: Phrases = (
+    "доктур",
+    "доктор",
+    "дарыгер",
+    "врач",
+    "больниц",
+    "оорукана",
+    "медпункт",
+    "травмпункт",
+    "doctor",
+    "hospital",
+    "medic",
+)
+
+# With a doctor: not taken there, not let go there, not called.
+NOT_TAKEN: Phrases = (
+    "алып барбай",
+    "алып баришпай",
+    "алып барбайт",
+    "алып баришпайт",
+    "алып барган жок",
+    "жеткирбей",
+    "жибербей",
+    "жиберишпей",
+    "чакырбай",
+    "чакырышпай",
+    "не везут",
+    "не везет",
+    "не повез",
+    "не отвез",
+    "не пуска",
+    "не отпуска",
+    "не вызыва",
+    "не вызвал",
+    "wont take",
+    "will not take",
+    "not take me",
+    "not take us",
+    "did not take",
+    "not let me go",
+    "not let us go",
+    "not call",
+)
+
 HUNGRY: Phrases = ("голода", "голодны", "ачкабыз", "ачка калд", "ачка жат", "hungry", "starv")
 
 ALONE = (HELP, DANGER, LOCKED, SOLD, INJURED, DETAINED, HUNGRY)
@@ -995,6 +1078,7 @@ TOGETHER = (
     (SINCE, NOT_GIVEN),
     (SINCE, NO_PAY),
     (AMBULANCE, NOT_CALLED),
+    (DOCTOR, NOT_TAKEN),
     (POLICE, CAUGHT),
 )
 

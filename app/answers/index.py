@@ -155,7 +155,7 @@ MIN_GUESS = 0.2
 # "салам" alone is not read as a question and "салам, паспортум..." is read as "паспортум...".
 # Folded forms (ё->е, ө->о, ү->у, ң->н), Cyrillic and Latin.
 PLEASANTRIES = frozenset(
-    word
+    fold(word)
     for line in (
         "hello hi hey hallo helo thanks thank thx tnx please pls plz",
         "здравствуйте здрасте здрасьте привет приветствую спасибо спс пожалуйста плиз пж",

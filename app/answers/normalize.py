@@ -14,7 +14,8 @@ CYRILLIC = re.compile(r"[а-яёөүң]")
 REPEATS = re.compile(r"(\w)\1{2,}")
 
 # Kyrgyz letters are often typed as their Russian look-alikes: fold both ways to the plain one.
-FOLD = str.maketrans({"ё": "е", "ө": "о", "ү": "у", "ң": "н", "ъ": "", "ь": ""})
+# й too: Latin typing writes it "i" (aitpai, pervyi), so й and и meet as и.
+FOLD = str.maketrans({"ё": "е", "ө": "о", "ү": "у", "ң": "н", "ъ": "", "ь": "", "й": "и"})
 
 # Latin -> Cyrillic, longest first (as Kyrgyz and Russian speakers type on a Latin keyboard).
 # "j" is always ж: Kyrgyz is typed jumush, jardam, jok; Russian speakers write ya, yu, yo.
@@ -26,6 +27,10 @@ TRANSLIT: tuple[tuple[str, str], ...] = (
     ("zh", "ж"),
     ("kh", "х"),
     ("ts", "ц"),
+    # "c" is ц before e, i, y and at the end of a word (mesyac, policiya, cena), else к.
+    ("ce", "це"),
+    ("ci", "ци"),
+    ("cy", "цы"),
     ("ya", "я"),
     ("yu", "ю"),
     ("yo", "е"),
@@ -91,18 +96,43 @@ SLANG = {
     "регистрации": "регистрация",
     "рега": "регистрация",
     "регу": "регистрация",
+    # looked up folded: "регаться" is met as "регатся"
+    "регатся": "регистрация",
+    "зарегатся": "регистрация",
+    "зарегался": "регистрация",
+    "зарегалас": "регистрация",
+    "регнутся": "регистрация",
+    "зарегитса": "регистрация",
+    "зарегится": "регистрация",
     "патента": "патент",
     "u": "you",
     "ur": "your",
     "pls": "please",
     "plz": "please",
     "dont": "do not",
+    # English contractions, typed with or without the apostrophe (dropped by `fold`)
+    "havent": "have not",
+    "hasnt": "has not",
+    "didnt": "did not",
+    "doesnt": "does not",
+    "cant": "can not",
+    "cannot": "can not",
+    "wont": "will not",
+    "isnt": "is not",
+    "arent": "are not",
+    "wasnt": "was not",
+    "werent": "were not",
+    "shouldnt": "should not",
+    "couldnt": "could not",
+    "im": "i am",
+    "ive": "i have",
 }
+APOSTROPHES = re.compile(r"(?<=[a-z])['’`](?=[a-z])")
 
 
 def fold(text: str) -> str:
     """Lower case, one spelling for look-alike letters, no punctuation, no stretched letters."""
-    text = text.lower().translate(FOLD)
+    text = APOSTROPHES.sub("", text.lower().translate(FOLD))
     text = REPEATS.sub(r"\1", text)
     words = [SLANG.get(w, w) for w in WORD.findall(text)]
     return " ".join(words)
@@ -110,7 +140,15 @@ def fold(text: str) -> str:
 
 def to_cyrillic(text: str) -> str:
     """Latin-typed Kyrgyz or Russian in Cyrillic letters (other letters are kept)."""
-    return _TRANSLIT.sub(lambda m: _TRANSLIT_MAP[m.group(0)], text.lower())
+    text = text.lower()
+
+    def letter(m: re.Match[str]) -> str:
+        latin = m.group(0)
+        if latin == "c" and not text[m.end() : m.end() + 1].isalpha():
+            return "ц"
+        return _TRANSLIT_MAP[latin]
+
+    return _TRANSLIT.sub(letter, text)
 
 
 def variants(text: str) -> list[str]:

@@ -114,6 +114,23 @@ DANGER = [
     # food
     "они не кормят нас",
     "тамак бербей жатышат",
+    # gone without paying
+    "бригадир айлыгыбызды бербей качып кетти",
+    "kojoyun akchabyzdy toloboy kachyp ketti",
+    "the boss ran off without paying us",
+    # hurt, and kept from a doctor
+    "manjamdy kesip aldym",
+    "бутумду кесип алдым, кан токтобой жатат",
+    "колумду кесип алдым, доктурга жиберишпей жатат",
+    "порезался на работе, к врачу не отпускают",
+    "i cut my hand and they wont take me to a hospital",
+    "they don't let me go to a doctor",
+    "vrach ne vyzyvayut",
+    # caught by the police, made to sign
+    "police grabbed me near the metro",
+    "the cops caught my brother",
+    "policiya poimali na ulice",
+    "менты поймали, заставляют подписать бумагу",
 ]
 
 CALM = [
@@ -158,6 +175,15 @@ CALM = [
     "если паспорт украдут что делать",
     "акча бербей эле барсам болобу",
     "the job will come later, pay now",
+    "can i leave without paying the agency",
+    "do i need a doctor's certificate for korea",
+    "врач нужен для медкомиссии?",
+    "доктурга баруу үчүн камсыздандыруу керекпи",
+    "айлыгымдан штраф кесип алды",
+    "should i sign the contract before i pay",
+    "кол коюудан мурун келишимди окуш керекпи",
+    "what if the police catch me without registration",
+    "если полиция поймает без регистрации что будет",
 ]
 
 

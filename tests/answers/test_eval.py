@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ITEMS = yaml.safe_load(
     (Path(__file__).with_name("eval_questions.yaml")).read_text(encoding="utf-8")
 )["questions"]
-FLOORS_TOP1 = {"all": 0.86, "ky": 0.83, "ru": 0.89, "en": 0.84}
-FLOORS_TOP3 = {"all": 0.96, "ky": 0.96, "ru": 0.96, "en": 0.94}
+FLOORS_TOP1 = {"all": 0.90, "ky": 0.86, "ru": 0.93, "en": 0.88}
+FLOORS_TOP3 = {"all": 0.97, "ky": 0.97, "ru": 0.97, "en": 0.97}
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_emergencies_are_recognised(shipped: Content) -> None:
     others = [i["text"] for i in ITEMS if "emergency" not in i["kinds"]]
     recall = sum(map(is_emergency, emergencies)) / len(emergencies)
     false_alarms = sum(map(is_emergency, others)) / len(others)
-    assert recall >= 0.90 and false_alarms <= 0.04
+    assert recall == 1.0 and false_alarms <= 0.04, (recall, false_alarms)
     for text in [
         "помогите",
         "жардам бериңиз",
