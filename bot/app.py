@@ -166,7 +166,8 @@ async def run_polling(
 def webhook_app(
     application: Application[Any, Any, Any, Any, Any, Any], secret: str | None
 ) -> Starlette:
-    """The webhook endpoint: checks the secret token on every call, queues the update."""
+    """The webhook endpoint: checks the secret token on every call, queues the update and
+    answers a button's callback query in its reply (`JolBot.webhook_reply`)."""
 
     async def receive(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "")
@@ -181,8 +182,11 @@ def webhook_app(
             # Skipped, and 200 so Telegram does not send it again and again.
             log.warning("skipped a malformed update: %s", exc)
             return JSONResponse({"skipped": True})
+        jol: JolBot = application.bot_data["jol"]
+        reply = jol.webhook_reply(update)
         await application.update_queue.put(update)
-        return JSONResponse({"ok": True})
+        # A method call in the answer is made by Telegram itself (answerCallbackQuery).
+        return JSONResponse(reply if reply is not None else {"ok": True})
 
     return Starlette(routes=[Route(WEBHOOK_PATH, receive, methods=["POST"])])
 

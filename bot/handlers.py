@@ -11,7 +11,7 @@ import functools
 import logging
 import re
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -45,6 +45,9 @@ COMMANDS = {
 }
 PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SEND_ATTEMPTS = 4
+# Callback queries answered in a webhook reply, remembered until their handler runs (bounded, in
+# case an update is never handled).
+ANSWERED_IN_REPLY_LIMIT = 10_000
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
@@ -116,6 +119,23 @@ class JolBot:
         self.backend: Backend | None = None
         self.flood = FloodGuard(flood_limit)
         self.default_language = default_language
+        self._answered_in_reply: OrderedDict[str, None] = OrderedDict()
+
+    def webhook_reply(self, update: Update) -> dict[str, Any] | None:
+        """A Bot API call to make in the answer to the webhook POST of `update`, if any.
+
+        Telegram runs a method given in the webhook's answer, which saves the bot a request of
+        its own. The button of a callback query stops spinning that way; its handler then does
+        not answer it again. The result of such a call is never known, which is fine here: a
+        query too old to answer is ignored anyway.
+        """
+        query = update.callback_query
+        if query is None:
+            return None
+        self._answered_in_reply[query.id] = None
+        while len(self._answered_in_reply) > ANSWERED_IN_REPLY_LIMIT:
+            self._answered_in_reply.popitem(last=False)
+        return {"method": "answerCallbackQuery", "callback_query_id": query.id}
 
     # -- updates -> events -----------------------------------------------------------------------
 
@@ -158,11 +178,15 @@ class JolBot:
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         assert query is not None
-        # Answer at once, whatever follows: the user's button stops spinning.
-        try:
-            await with_retries(query.answer, what="answerCallbackQuery")
-        except (BadRequest, Forbidden) as exc:  # too old to answer: carry on
-            log.info("callback query not answered: %s", exc)
+        # Answer at once, whatever follows: the user's button stops spinning. In webhook mode
+        # the answer went back in the webhook reply already.
+        answered = query.id in self._answered_in_reply
+        self._answered_in_reply.pop(query.id, None)
+        if not answered:
+            try:
+                await with_retries(query.answer, what="answerCallbackQuery")
+            except (BadRequest, Forbidden) as exc:  # too old to answer: carry on
+                log.info("callback query not answered: %s", exc)
         if not query.data:
             return
         message = query.message if isinstance(query.message, Message) else None

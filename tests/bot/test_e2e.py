@@ -374,6 +374,15 @@ async def test_webhook_mode_checks_the_secret(app: FastAPI, tg: TelegramDouble) 
         reply = await user.wait_for_reply(timeout=10)
         assert reply.text.startswith("Саламатсызбы!")
         assert tg.calls["getUpdates"] == 0
+        # A button: its callback query is answered in the webhook's reply, once (a second
+        # answer would be refused by the double), and the menu follows as usual.
+        await user.press("Кыргызча")
+        reply = await user.wait_for_reply(timeout=10)
+        answers = [r for r in tg.requests if r.method == "answerCallbackQuery"]
+        assert [a.encoding for a in answers] == ["webhook-reply"]
+        assert answers[0].status == 200
+        assert reply.buttons, reply.text
+        assert not tg.errors
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=20)
@@ -557,3 +566,4 @@ async def test_the_bot_keeps_to_its_overall_message_rate(tg: TelegramDouble) -> 
         elapsed = time.monotonic() - began
     assert elapsed >= 1.0
     assert len(await user.replies(quiet=0.2, timeout=5)) == 5
+
