@@ -83,6 +83,7 @@ def build_application(
         # is waited out in handlers.with_retries either way.
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.max_rate, max_retries=0))
         .concurrent_updates(True)
+        .connection_pool_size(settings.connections)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )

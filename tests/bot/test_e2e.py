@@ -567,3 +567,19 @@ async def test_the_bot_keeps_to_its_overall_message_rate(tg: TelegramDouble) -> 
     assert elapsed >= 1.0
     assert len(await user.replies(quiet=0.2, timeout=5)) == 5
 
+
+async def test_the_bot_uses_at_most_its_connections_to_the_bot_api(tg: TelegramDouble) -> None:
+    """JOL_BOT_CONNECTIONS caps the calls in flight: with 2, four slow sends go in two waves."""
+    user = tg.user(509, "Азамат")
+    tg.delay("sendMessage", 0.4)
+    application = build_application(
+        bot_settings(tg, connections=2, max_rate=0.0),
+        backend_client=lambda: httpx.AsyncClient(base_url="http://127.0.0.1:9"),
+        with_updater=False,
+    )
+    async with application:
+        began = time.monotonic()
+        await asyncio.gather(*(application.bot.send_message(user.id, f"{i}") for i in range(4)))
+        elapsed = time.monotonic() - began
+    assert 0.8 <= elapsed < 1.6
+    assert len(await user.replies(quiet=0.2, timeout=5)) == 4
