@@ -183,8 +183,8 @@ def webhook_app(
             # Skipped, and 200 so Telegram does not send it again and again.
             log.warning("skipped a malformed update: %s", exc)
             return JSONResponse({"skipped": True})
-        jol: JolBot = application.bot_data["jol"]
-        reply = jol.webhook_reply(update)
+        jol = application.bot_data.get("jol")
+        reply = jol.webhook_reply(update) if isinstance(jol, JolBot) else None
         await application.update_queue.put(update)
         # A method call in the answer is made by Telegram itself (answerCallbackQuery).
         return JSONResponse(reply if reply is not None else {"ok": True})
