@@ -138,9 +138,16 @@ def fold(text: str) -> str:
     return " ".join(words)
 
 
+# Latin letters whose reading depends on their neighbours, read before the table: "y" after a
+# vowel and before a consonant (or the end) is й, not ы: aylyk, kanday, kaysy.
+_CONTEXT = ((re.compile(r"(?<=[aeiouöü])y(?![aeiouyöü])"), "й"),)
+
+
 def to_cyrillic(text: str) -> str:
     """Latin-typed Kyrgyz or Russian in Cyrillic letters (other letters are kept)."""
     text = text.lower()
+    for pattern, cyrillic in _CONTEXT:
+        text = pattern.sub(cyrillic, text)
 
     def letter(m: re.Match[str]) -> str:
         latin = m.group(0)
