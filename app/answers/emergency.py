@@ -608,6 +608,9 @@ DOCUMENT: Phrases = (
     "паспот",
     "паспрт",
     "пачпорт",
+    # slang: "пасикти", "пасигимди" (a raw stem: folding would turn "пасик" into "паспорт")
+    "re:пасик",
+    "пасиг",
     "дакумент",
     "докумет",
     "документ",
@@ -623,7 +626,7 @@ DOCUMENT: Phrases = (
     "кагаздарыбыз",
     "pasport",
     "passport",
-    "pasport",
+    "pasik",
     "paspot",
     "passpor",
     "document",
@@ -704,6 +707,8 @@ TAKEN: Phrases = (
     "ээсинде",
     "карматпай",
     "жашырып",
+    # "паспортумду калтырып алды" (he kept it), not "калтырып алдым" (I left it at home)
+    "калтырып алды|алышты|алышкан|койду|коюшту|коюшкан=",
     # en
     "took",
     "taken",
@@ -728,6 +733,8 @@ TAKEN: Phrases = (
     "withh",
     "wont give",
     "not give",
+    "not hand",
+    "wont hand",
     "not giving",
     "not return",
     "refuse",
@@ -785,8 +792,8 @@ FOOD: Phrases = ("еда", "еду", "кормят", "тамак", "food", "eat"
 NOT_GIVEN: Phrases = (
     # ru
     "не да",
-    "не плат",
-    "не заплат",
+    # "не платят", not "можно (ли) не платить налог" (folded, "платить" is "платит")
+    "re:(?<!можно )(?<!можно ли )(?<!могу )(?<!можем )(?<!могут )(?<!могут ли )не (?:за)?плат",
     "не выплач",
     "не выплат",
     "не отда",
@@ -930,6 +937,20 @@ NO_PAY: Phrases = (
     "акча жок",
 )
 
+# Pay not seen for a while ("уже 4 месяца не видим зарплаты"): with a span of months only, since
+# "я не видел зарплату в приложении" is a question about a screen.
+PAY_UNSEEN: Phrases = (
+    # ru
+    "не видим|видел|видал|увидел зарплат|денег|деньг|получк|оплат|копейк|гроша|аванс|расчет",
+    "зарплат|денег|деньг|получк|оплат|копейк|гроша|аванс|расчет не видим|видел|видал|увидел",
+    # ky: "айлык көрбөдүк", "айлыктын бетин көрө элекпиз", "акча көргөн жокмун"
+    "айлык|айлыг|акча|тыйын|маяна корбо",
+    "айлык|айлыг|акча|тыйын|маяна коро элек",
+    "айлык|айлыг|акча|тыйын|маяна коргон жок",
+    # en
+    "not|never|didnt seen|saw|see= salar|pay|wage|money|penny|cent|dime|dollar",
+)
+
 SINCE: Phrases = (
     "месяц",
     "меся",
@@ -982,6 +1003,74 @@ CAUGHT: Phrases = (
     "подписыва",
     "кол кой",
     "кол коюу",
+)
+
+# Thrown out, driven away, dismissed: with "without pay" ("выгнали не заплатив", "акчамды
+# бербей кууп чыгышты", "kicked us out without pay").
+EXPELLED: Phrases = (
+    # ru
+    "выгнал",
+    "выгоня",
+    "выкинул",
+    "вышвырнул",
+    "выставил",
+    "прогнал",
+    "выпер",
+    "уволил",
+    # ky: done, not "жумуштан чыгарса" (if they fire me)
+    "кууп чыкты|чыгышты|чыгарышты|чыгарды|жиберди|жиберишти|салышты|салды|кетти|кетишти",
+    "куушту",
+    "кубалап",
+    "кубалашты",
+    "кубалады",
+    "айдап чыкты|чыгышты|чыгарышты|чыгарды|жиберди|жиберишти|салышты|салды",
+    "жумуштан чыгарышты|чыгарды|чыгарышкан|бошотушту|бошотту|кетиришти",
+    "чыгарып жиберди|жиберишти|салышты|салды",
+    "бошотуп жиберди|жиберишти|салышты|салды",
+    # en
+    "kicked me|us|them out|off",
+    "kicked out",
+    "threw me|us|them out",
+    "thrown out",
+    "chased me|us|them away|off|out",
+    "drove me|us|them away|off|out",
+    "sent me|us|them away|off",
+    "fired me|us|them",
+    "sacked me|us|them",
+    "got fired",
+    "was fired",
+    "were fired",
+)
+
+WITHOUT_PAY: Phrases = (
+    # ru
+    "без денег|зарплат|расчет|оплат|копейк|гроша",
+    "не заплат",
+    "не рассчита",
+    "не расчита",
+    "не выплат",
+    "не выплач",
+    "не отдав",
+    "ни копейк",
+    "ни гроша",
+    "зарплат|деньг|расчет не отда|дал|вернул",
+    # ky: "акчамды бербей", "төлөбөй", "бербестен"
+    "бербей",
+    "беришпей",
+    "бербестен",
+    "толобой",
+    "толошпой",
+    "толобостон",
+    # en
+    "without pay",
+    "without paying",
+    "without my|our|any|a pay|salary|wage|money|penny|cent",
+    "not paid",
+    "unpaid",
+    "didnt pay",
+    "no pay",
+    "no salary",
+    "no money",
 )
 
 AMBULANCE: Phrases = ("скорую", "скорая", "скорой", "тез жардам", "ambulance")
@@ -1077,6 +1166,8 @@ TOGETHER = (
     (FOOD, NOT_GIVEN),
     (SINCE, NOT_GIVEN),
     (SINCE, NO_PAY),
+    (SINCE, PAY_UNSEEN),
+    (EXPELLED, WITHOUT_PAY),
     (AMBULANCE, NOT_CALLED),
     (DOCTOR, NOT_TAKEN),
     (POLICE, CAUGHT),

@@ -131,6 +131,31 @@ DANGER = [
     "the cops caught my brother",
     "policiya poimali na ulice",
     "менты поймали, заставляют подписать бумагу",
+    # passport slang ("пасик"), kept by the boss
+    "бригадир пасигимди алып коюшту",
+    "pasikti berbei jatat kojoyun",
+    "шеф забрал пасик и не отдаёт",
+    "u menya pasik zabrali na rabote",
+    "паспортумду калтырып алды, сурасам бербейт",
+    "the manager took my pasik",
+    "he will not hand back my passport",
+    # thrown out, driven away, dismissed without pay
+    "эки айлык акыбызды бербей кубалап жиберишти",
+    "akchabyzdy toloboy kuup chygaryshty",
+    "айлыкты бербей жумуштан чыгарып жиберишти",
+    "выгнали с объекта и не заплатили ни копейки",
+    "нас выгнали без денег",
+    "hozyain vygnal ne zaplativ",
+    "they kicked us out without paying",
+    "the farmer threw me out without my wages",
+    # pay not seen for months
+    "полгода денег не видели",
+    "третий месяц не видел ни копейки",
+    "3 айдан бери айлык көрбөдүк",
+    "бир айдан бери айлыктын бетин көрө элекпиз",
+    "5 ai boldu akcha korgon jokmun",
+    "we havent seen our salary for two months",
+    "i have not seen a penny in 3 months",
 ]
 
 CALM = [
@@ -184,6 +209,23 @@ CALM = [
     "кол коюудан мурун келишимди окуш керекпи",
     "what if the police catch me without registration",
     "если полиция поймает без регистрации что будет",
+    # passport kept, pay not seen, fired: asked about, not reported
+    "can the employer keep my passport?",
+    "how do I get my passport back from the embassy after the visa",
+    "пасикти кантип жаңыртам",
+    "pasik kancha kundo chygat",
+    "агент паспортту өзүңдө калтыр деди",
+    "паспортумду үйдө калтырып алдым, эми эмне кылам",
+    "сколько месяцев можно не платить налог",
+    "можно ли не платить за квартиру месяц",
+    "я не видел зарплату в приложении, где её смотреть",
+    "айлыкты кайдан көрсөм болот",
+    "how many months to wait for the first salary",
+    "могут ли уволить без расчета",
+    "жумуштан чыгарса айлыкты бербей коюшабы",
+    "can i be fired for being late",
+    "what if my boss fires me, do i get my salary",
+    "kicked out of the queue at the embassy, what to do",
 ]
 
 
