@@ -24,11 +24,15 @@ Figures, all taken in this process with `time.perf_counter()`:
 
 * latency of an update: from the double starting the webhook POST of the update to the bot's
   first Bot API call for that user's chat arriving at the double (sendMessage, editMessageText,
-  answerCallbackQuery, ...). For a button press Jol answers the callback query before asking
-  its backend, so "first message" (the first sendMessage/editMessageText) is shown too.
+  answerCallbackQuery, ...). For a button press Jol answers the callback query in its reply
+  to the webhook POST, before asking its backend, so "first message" (the first
+  sendMessage/editMessageText) is shown too.
 * updates/s: updates answered divided by the wall time from the first update's POST to the last
   update's answer (its first message, or its first call when it gets no message).
-* the bar: Jol's updates/s at least 0.7x the echo bot's.
+* the bar: Jol's updates/s at least 0.7x the echo bot's, both under the same sending policy:
+  no overall send limit of the bot's own (the echo bot has none; a 429 is waited out either
+  way). Jol's default limit of 30 messages/s (Telegram's guidance, JOL_BOT_MAX_RATE) caps it
+  near 27 updates/s by design; that run is reported beside it (skipped by --quick).
 
 Each user plays a closed loop (no think time): it sends one update, waits until the bot's first
 message for it has been handled by the double, then sends the next, choosing from the buttons
@@ -883,14 +887,21 @@ async def run(args: argparse.Namespace) -> int:
             phases: list[tuple[str, str, str, Action]] = [
                 ("raw", "raw", "raw echo (no PTB): harness ceiling", echo_action),
                 ("echo", "echo", "PTB echo bot (anchor)", echo_action),
-                ("jol", "jol", "Jol bot (real backend, SQLite)", jol_action),
+                # The bar: Jol under the echo bot's sending policy (no overall limit of the
+                # bot's own; a 429 is waited out either way).
+                (
+                    "jol",
+                    "jol-nolimit",
+                    "Jol bot (real backend, SQLite), no send limit of its own, as the echo bot",
+                    jol_action,
+                ),
             ]
-            if not args.skip_diagnostic and not quick:
+            if not args.skip_limited and not quick:
                 phases.append(
                     (
-                        "jol-nolimit",
-                        "jol-nolimit",
-                        "Jol, AIORateLimiter limits off (diagnostic)",
+                        "jol-limited",
+                        "jol",
+                        "Jol with its default send limit (30 messages/s, JOL_BOT_MAX_RATE)",
                         jol_action,
                     )
                 )
@@ -898,7 +909,7 @@ async def run(args: argparse.Namespace) -> int:
             for number, (key, mode, title, action) in enumerate(phases, start=2):
                 profile = (
                     workdir / f"{key}.prof"
-                    if args.profile and key in ("echo", "jol", "jol-nolimit")
+                    if args.profile and key in ("echo", "jol", "jol-limited")
                     else None
                 )
                 print(f"\n== {number}. {title} ==")
@@ -988,28 +999,28 @@ async def run(args: argparse.Namespace) -> int:
             "",
             "",
         ),
-        ("Jol updates/s", f"{jol['updates_per_s']:,.1f}", "", ""),
+        ("Jol (no send limit) updates/s", f"{jol['updates_per_s']:,.1f}", "", ""),
         ("Jol p50 / p99 (first call)", fmt_ms(jol["first_p50_ms"], jol["first_p99_ms"]), "", ""),
         ("Jol p50 / p99 (first message)", fmt_ms(jol["msg_p50_ms"], jol["msg_p99_ms"]), "", ""),
         ("Jol / echo updates/s", f"{ratio:.2f}", f">= {BAR_RATIO}", verdict),
     ]
-    if "jol-nolimit" in results:
-        nl = results["jol-nolimit"].stats
+    if "jol-limited" in results:
+        nl = results["jol-limited"].stats
         rows += [
-            ("Jol, limiter off: updates/s", f"{nl['updates_per_s']:,.1f}", "diagnostic", ""),
+            ("Jol, 30 msg/s limit: updates/s", f"{nl['updates_per_s']:,.1f}", "by design", ""),
             (
-                "Jol, limiter off: p50 / p99",
+                "Jol, 30 msg/s limit: p50 / p99",
                 fmt_ms(nl["msg_p50_ms"], nl["msg_p99_ms"]),
                 "(first msg)",
                 "",
             ),
             (
-                "Jol, limiter off / echo",
+                "Jol, 30 msg/s limit / echo",
                 f"{nl['updates_per_s'] / anchor:.2f}" if anchor else "n/a",
-                "diagnostic",
+                "",
                 "",
             ),
-            ("Jol, limiter off: bot CPU", f"{nl['cpu_bot_pct']:.0f} %", "", ""),
+            ("Jol, 30 msg/s limit: bot CPU", f"{nl['cpu_bot_pct']:.0f} %", "", ""),
         ]
     unanswered = sum(int(r.stats["unanswered"]) for r in results.values())
     rows += [
@@ -1070,9 +1081,9 @@ def main() -> int:
         help="setWebhook max_connections: concurrent POSTs (default 40, as Telegram's)",
     )
     parser.add_argument(
-        "--skip-diagnostic",
+        "--skip-limited",
         action="store_true",
-        help="skip the Jol run with the rate limiter off (quick always skips)",
+        help="skip the Jol run with its default send limit (quick always skips it)",
     )
     args = parser.parse_args()
     if (

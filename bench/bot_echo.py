@@ -13,7 +13,7 @@ MODE is one of
   migrated, the real `content/` published, `create_app` with its lifespan) reached through
   `httpx.ASGITransport`, as the embedded default does.
 * `jol-nolimit`: the same, with the bot's own overall limit of 30 messages/s off
-  (`JOL_BOT_MAX_RATE=0`; the echo bot has none). A diagnostic only, never the bar.
+  (`JOL_BOT_MAX_RATE=0`; the echo bot has none): the run the bar is judged on.
 * `raw`: no python-telegram-bot at all: the endpoint parses the JSON and posts `sendMessage`
   (httpx, one connection per client, 64 clients). It calibrates the harness (double + users).
 * `null`: answers 200 and does nothing. It measures the double's own webhook delivery rate.
