@@ -905,6 +905,15 @@ async def run(args: argparse.Namespace) -> int:
                         jol_action,
                     )
                 )
+            if not args.skip_limited and not quick:
+                phases.append(
+                    (
+                        "echo-8",
+                        "echo-8",
+                        "PTB echo bot with 8 connections, as Jol (diagnostic)",
+                        echo_action,
+                    )
+                )
             phases.append(("echo2", "echo", "PTB echo bot again (anchor drift)", echo_action))
             for number, (key, mode, title, action) in enumerate(phases, start=2):
                 profile = (
@@ -1022,6 +1031,12 @@ async def run(args: argparse.Namespace) -> int:
             ),
             ("Jol, 30 msg/s limit: bot CPU", f"{nl['cpu_bot_pct']:.0f} %", "", ""),
         ]
+    if "echo-8" in results:
+        e8 = results["echo-8"].stats["updates_per_s"]
+        rows += [
+            ("echo bot, 8 connections: updates/s", f"{e8:,.1f}", "diagnostic", ""),
+            ("Jol / echo bot with 8 connections", f"{jol['updates_per_s'] / e8:.2f}", "", ""),
+        ]
     unanswered = sum(int(r.stats["unanswered"]) for r in results.values())
     rows += [
         ("unanswered updates", str(unanswered), "0", "PASS" if unanswered == 0 else "MISS"),
@@ -1083,7 +1098,8 @@ def main() -> int:
     parser.add_argument(
         "--skip-limited",
         action="store_true",
-        help="skip the Jol run with its default send limit (quick always skips it)",
+        help="skip the Jol run with its default send limit and the echo bot with 8 "
+        "connections (quick always skips both)",
     )
     args = parser.parse_args()
     if (
