@@ -68,13 +68,13 @@ def main() -> None:
         "jol": evaluate(index, items, args.repeat),
     }
     print(f"{len(items)} questions; index built in {build_ms:.0f} ms\n")
-    print(f"{'slice':12} {'n':>4}   {'baseline t1/t3':>15}   {'jol t1/t3':>11}   bar")
+    print(f"{'slice':12} {'n':>4}   {'baseline t1/t3':>15}   {'jol t1/t3':>15}   bar")
     order = ["all", "ky", "ru", "en", "plain", "latin", "typo", "slang", "emergency"]
     for key in order:
         n, b1, b3 = results["baseline"]["slices"][key]
         _, j1, j3 = results["jol"]["slices"][key]
         bar = "PASS" if j1 >= BARS["top1"] and j3 >= BARS["top3"] else "MISS"
-        print(f"{key:12} {n:4d}   {b1:6.0%} / {b3:4.0%}   {j1:4.0%} / {j3:4.0%}   {bar}")
+        print(f"{key:12} {n:4d}   {b1:6.0%} / {b3:4.0%}   {j1:6.1%} / {j3:6.1%}   {bar}")
     emergencies = [i["text"] for i in items if "emergency" in i["kinds"]]
     others = [i["text"] for i in items if "emergency" not in i["kinds"]]
     recall = sum(map(is_emergency, emergencies))
