@@ -132,8 +132,9 @@ APOSTROPHES = re.compile(r"(?<=[a-z])['’`](?=[a-z])")
 
 def fold(text: str) -> str:
     """Lower case, one spelling for look-alike letters, no punctuation, no stretched letters."""
-    text = APOSTROPHES.sub("", text.lower().translate(FOLD))
-    text = REPEATS.sub(r"\1", text)
+    # Stretched letters first: folded, "ийи" would read as three и (кийим "clothes" as ким "who").
+    text = REPEATS.sub(r"\1", text.lower())
+    text = APOSTROPHES.sub("", text.translate(FOLD))
     words = [SLANG.get(w, w) for w in WORD.findall(text)]
     return " ".join(words)
 
