@@ -193,7 +193,8 @@ class QuestionIndex:
     """Built once per published content version; a query is a sparse dot product (numpy)."""
 
     def __init__(self, content: Content) -> None:
-        raw: list[tuple[str, float, dict[str, float]]] = []
+        # (article id, weight, n-grams, text number): a text has one entry per reading of it.
+        raw: list[tuple[str, float, dict[str, float], int]] = []
         # Word stems -> the articles whose texts (any language) hold them.
         word_articles: dict[str, set[str]] = defaultdict(set)
         for lc in content.languages.values():
@@ -206,17 +207,19 @@ class QuestionIndex:
                 texts += [("question", str(q)) for q in article.questions]
                 for kind, text in texts:
                     read = readings(text)
+                    number = len(raw) and raw[-1][3] + 1
                     for variant in read:
                         grams = ngrams(variant)
                         if grams:
-                            raw.append((article.id, WEIGHTS[kind], grams))
+                            raw.append((article.id, WEIGHTS[kind], grams, number))
                     for stem in word_stems(read):
                         word_articles[stem].add(article.id)
-        # The texts of one article (all languages) side by side, so per-article maxima are
-        # reductions over contiguous slices.
+        # The texts of one article (all languages) side by side, and the readings of one text
+        # side by side (a stable sort), so per-text and per-article maxima are reductions over
+        # contiguous slices.
         raw.sort(key=lambda item: item[0])
         frequency: dict[str, int] = defaultdict(int)
-        for _, _, grams in raw:
+        for _, _, grams, _ in raw:
             for gram in grams:
                 frequency[gram] += 1
         total = len(raw)
@@ -225,11 +228,14 @@ class QuestionIndex:
         postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         scale: list[float] = []
         article_ids: list[str] = []
-        starts: list[int] = []
-        for index, (article_id, weight, grams) in enumerate(raw):
+        starts: list[int] = []  # each article's first text (in text numbers)
+        text_starts: list[int] = []  # each text's first entry
+        for index, (article_id, weight, grams, number) in enumerate(raw):
+            if not index or raw[index - 1][3] != number:
+                text_starts.append(index)
             if not article_ids or article_ids[-1] != article_id:
                 article_ids.append(article_id)
-                starts.append(index)
+                starts.append(len(text_starts) - 1)
             vector = {g: (1 + math.log(c)) * self.idf[g] for g, c in grams.items()}
             norm = math.sqrt(sum(v * v for v in vector.values()))
             scale.append(weight / norm)
@@ -255,10 +261,12 @@ class QuestionIndex:
         self._scale = np.array(scale, dtype=np.float64)
         self._article_ids = article_ids
         self._starts = np.array(starts, dtype=np.intp)
-        self._sizes = np.diff(np.append(self._starts, len(raw)))
-        # Each article's centroid: the sum of its texts' unit vectors (weighted by kind), made
+        self._sizes = np.diff(np.append(self._starts, len(text_starts)))
+        self._text_starts = np.array(text_starts, dtype=np.intp)
+        # Each article's centroid: the sum of its entries' unit vectors (weighted by kind), made
         # unit length; a gram per row, an article per column.
-        article_of_text = np.repeat(np.arange(len(article_ids)), self._sizes)
+        entries = np.diff(np.append(self._text_starts, len(raw)))
+        article_of_text = np.repeat(np.repeat(np.arange(len(article_ids)), self._sizes), entries)
         gram_of_entry = np.repeat(np.arange(len(self._gram_ids)), np.diff(self._ptr))
         self._centroids = np.zeros((len(self._gram_ids), len(article_ids)))
         np.add.at(
@@ -317,12 +325,14 @@ class QuestionIndex:
                 centroid = near if centroid is None else np.maximum(centroid, near)
         if not rows:
             return {}
-        # texts x readings, flattened text by text: an article's slice stays contiguous.
-        flat = np.stack(rows, axis=1).ravel()
-        width = len(rows)
-        starts = self._starts * width
+        # Each text's score: its best entry (a reading of the text) against the question's best
+        # reading; then an article's best text and its second best, another text (the same
+        # example in Latin and Cyrillic letters is one text).
+        per_entry = rows[0] if len(rows) == 1 else np.maximum.reduce(rows)
+        flat = np.maximum.reduceat(per_entry, self._text_starts)
+        starts = self._starts
         best = np.maximum.reduceat(flat, starts)
-        is_best = flat == np.repeat(best, self._sizes * width)
+        is_best = flat == np.repeat(best, self._sizes)
         ties = np.add.reduceat(is_best, starts)
         second = np.maximum.reduceat(np.where(is_best, 0.0, flat), starts)
         second = np.where(ties >= 2, best, second)
