@@ -127,6 +127,8 @@ SLANG = {
     "im": "i am",
     "ive": "i have",
 }
+# Looked up in folded words and put back among folded words: keys and values folded too.
+SLANG = {key.translate(FOLD): value.translate(FOLD) for key, value in SLANG.items()}
 APOSTROPHES = re.compile(r"(?<=[a-z])['’`](?=[a-z])")
 
 
