@@ -207,7 +207,7 @@ class QuestionIndex:
                 texts += [("question", str(q)) for q in article.questions]
                 for kind, text in texts:
                     read = readings(text)
-                    number = len(raw) and raw[-1][3] + 1
+                    number = raw[-1][3] + 1 if raw else 0
                     for variant in read:
                         grams = ngrams(variant)
                         if grams:
