@@ -142,8 +142,12 @@ def fold(text: str) -> str:
 
 
 # Latin letters whose reading depends on their neighbours, read before the table: "y" after a
-# vowel and before a consonant (or the end) is й, not ы: aylyk, kanday, kaysy.
-_CONTEXT = ((re.compile(r"(?<=[aeiouöü])y(?![aeiouyöü])"), "й"),)
+# vowel and before a consonant (or the end) is й, not ы: aylyk, kanday, kaysy; "c" with no letter
+# after it is ц (mesyac; before e, i, y the table reads it as ц, else as к).
+_CONTEXT = (
+    (re.compile(r"(?<=[aeiouöü])y(?![aeiouyöü])"), "й"),
+    (re.compile(r"c(?![^\W\d_])"), "ц"),
+)
 
 
 def to_cyrillic(text: str) -> str:
@@ -151,14 +155,7 @@ def to_cyrillic(text: str) -> str:
     text = text.lower()
     for pattern, cyrillic in _CONTEXT:
         text = pattern.sub(cyrillic, text)
-
-    def letter(m: re.Match[str]) -> str:
-        latin = m.group(0)
-        if latin == "c" and not text[m.end() : m.end() + 1].isalpha():
-            return "ц"
-        return _TRANSLIT_MAP[latin]
-
-    return _TRANSLIT.sub(letter, text)
+    return _TRANSLIT.sub(lambda m: _TRANSLIT_MAP[m.group(0)], text)
 
 
 def variants(text: str) -> list[str]:
