@@ -37,6 +37,7 @@ from telegram.ext import (
 from bot.backend import Backend, BackendError
 from bot.config import BotSettings
 from bot.handlers import COMMANDS, JolBot, with_retries
+from bot.request import AiohttpRequest
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
@@ -83,7 +84,10 @@ def build_application(
         # is waited out in handlers.with_retries either way.
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.max_rate, max_retries=0))
         .concurrent_updates(True)
-        .connection_pool_size(settings.connections)
+        # Bot API calls over aiohttp (bot/request.py), at most JOL_BOT_CONNECTIONS at once;
+        # getUpdates (polling) on a connection of its own, as python-telegram-bot does.
+        .request(AiohttpRequest(connections=settings.connections))
+        .get_updates_request(AiohttpRequest(connections=1))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )

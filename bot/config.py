@@ -28,8 +28,7 @@ class BotSettings(BaseSettings):
     # near 30/s). 0: no limit of its own; a 429 from Telegram is waited out either way.
     max_rate: float = Field(30.0, ge=0, alias="JOL_BOT_MAX_RATE")
     # Connections to the Bot API server. A call takes about one round trip to Telegram, so 8
-    # carry some 160 calls a second at 50 ms, five times the 30 messages/s above. More cost CPU
-    # on every call: httpx's pool looks over all its connections each time (bench/README.md).
+    # carry some 160 calls a second at 50 ms, five times the 30 messages/s above.
     connections: int = Field(8, ge=1, le=256, alias="JOL_BOT_CONNECTIONS")
 
     @field_validator("api_base_url", "backend_url")
