@@ -75,6 +75,7 @@ def build_application(
         if client is not None:
             await client.aclose()
 
+    transport = (AiohttpRequest(connections=settings.connections), AiohttpRequest(connections=1))
     builder = (
         ApplicationBuilder()
         .token(settings.token)
@@ -86,8 +87,8 @@ def build_application(
         .concurrent_updates(True)
         # Bot API calls over aiohttp (bot/request.py), at most JOL_BOT_CONNECTIONS at once;
         # getUpdates (polling) on a connection of its own, as python-telegram-bot does.
-        .request(AiohttpRequest(connections=settings.connections))
-        .get_updates_request(AiohttpRequest(connections=1))
+        .request(transport[0])
+        .get_updates_request(transport[1])
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )
@@ -95,6 +96,7 @@ def build_application(
         builder = builder.updater(None)
     application = builder.build()
     application.bot_data["jol"] = jol
+    application.bot_data["transport"] = transport
     application.add_handler(CommandHandler("start", jol.on_start))
     application.add_handler(CommandHandler(list(COMMANDS), jol.on_command))
     application.add_handler(MessageHandler(filters.CONTACT, jol.on_contact))
@@ -141,7 +143,14 @@ async def register_commands(
 async def _initialise(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     # PTB calls post_init/post_shutdown only in its own run_polling(); we run the pieces
     # ourselves (beside uvicorn, in one event loop), so we call them too.
-    await application.initialize()
+    try:
+        await application.initialize()
+    except BaseException:
+        # The Bot API unreachable at start (getMe failed): the transport's sessions were opened
+        # but python-telegram-bot shuts down only what finished initialising.
+        for request in application.bot_data.get("transport", ()):
+            await request.shutdown()
+        raise
     if application.post_init is not None:
         await application.post_init(application)
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import telegram
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot.app import build_application, run_polling
+from bot.config import load_bot_settings
 from bot.request import AiohttpRequest
 from tests.telegram_double import TelegramDouble
 
@@ -142,3 +146,19 @@ async def test_it_must_be_initialised_and_can_be_again(tg: TelegramDouble) -> No
 def test_connections_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         AiohttpRequest(connections=0)
+
+
+async def test_a_bot_that_cannot_reach_telegram_at_start_closes_its_sessions() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = load_bot_settings(
+        token="1:x", api_base_url=f"http://127.0.0.1:{port}/bot", service_token="t" * 24
+    )
+    application = build_application(
+        settings, backend_client=lambda: httpx.AsyncClient(base_url="http://127.0.0.1:9")
+    )
+    transport = application.bot_data["transport"]
+    with pytest.raises(NetworkError):
+        await run_polling(application, asyncio.Event())
+    assert all(request._session is None for request in transport)
