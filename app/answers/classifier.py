@@ -7,7 +7,7 @@ multinomial logistic regression (softmax) over the same TF-IDF character n-grams
 every article's example questions, title, tags and body sentences, in all three languages. Its
 probability for an article is added to the retrieval score (`index.CLASSIFIER`).
 
-Training: L-BFGS on the L2-regularised cross-entropy, the sparse products in scipy.
+Training: L-BFGS on the L2-regularised cross-entropy, in float32, the sparse products in scipy.
 """
 
 from __future__ import annotations
@@ -31,24 +31,26 @@ FIRST_STEP = 30.0
 
 
 def train(
-    samples: list[dict[int, float]],
-    labels: list[int],
-    weights: list[float],
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray,
     n_features: int,
     n_classes: int,
 ) -> np.ndarray:
-    """The weights (n_features x n_classes) of a softmax classifier on sparse `samples` (each
-    feature id -> value), with per-sample `weights`."""
-    n = len(samples)
-    rows = np.repeat(np.arange(n), [len(s) for s in samples])
-    cols = np.fromiter((k for s in samples for k in s), dtype=np.intp, count=len(rows))
-    vals = np.fromiter((v for s in samples for v in s.values()), dtype=np.float64, count=len(rows))
-    x = sp.csr_matrix((vals, (rows, cols)), shape=(n, n_features))
+    """The weights (n_features x n_classes, float32) of a softmax classifier on the samples
+    (compressed sparse rows: sample i holds features `indices[indptr[i]:indptr[i + 1]]` with
+    `values[...]`), with per-sample `weights`."""
+    n = len(indptr) - 1
+    x = sp.csr_matrix(
+        (values.astype(np.float32), indices, indptr), shape=(n, n_features), dtype=np.float32
+    )
     xt = x.T.tocsr()
     y = np.asarray(labels, dtype=np.intp)
-    w = np.asarray(weights, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float32)
     w = w / w.sum()
-    target = np.zeros((n, n_classes))
+    target = np.zeros((n, n_classes), dtype=np.float32)
     target[np.arange(n), y] = 1.0
     shape = (n_features, n_classes)
 
@@ -58,39 +60,44 @@ def train(
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
-        loss = -float(w @ np.log(p[np.arange(n), y] + 1e-300))
+        loss = -float(w @ np.log(p[np.arange(n), y] + 1e-30))
         loss += 0.5 * PENALTY * float(flat @ flat)
-        gradient = np.asarray(xt @ ((p - target) * w[:, None])) + PENALTY * theta
+        p -= target
+        p *= w[:, None]
+        gradient = np.asarray(xt @ p)
+        gradient += PENALTY * theta
         return loss, gradient.ravel()
 
-    return lbfgs(loss_and_gradient, np.zeros(n_features * n_classes)).reshape(shape)
+    start = np.zeros(n_features * n_classes, dtype=np.float32)
+    return lbfgs(loss_and_gradient, start).reshape(shape)
 
 
 def lbfgs(f: Callable[[np.ndarray], tuple[float, np.ndarray]], x: np.ndarray) -> np.ndarray:
     """Minimise `f` (x -> (value, gradient)) from `x`: L-BFGS with a backtracking line search."""
     value, gradient = f(x)
     steps: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=HISTORY)
+    scratch = np.empty_like(x)
     for _ in range(ITERATIONS):
-        # Two-loop recursion: the direction -H g.
+        # Two-loop recursion: the direction -H g (in place: the vectors are long).
         q = gradient.copy()
         alphas = []
         for s, dy, rho in reversed(steps):
             alpha = rho * float(s @ q)
             alphas.append(alpha)
-            q -= alpha * dy
+            q -= np.multiply(dy, alpha, out=scratch)
         if steps:
             s, dy, _ = steps[-1]
             q *= float(s @ dy) / float(dy @ dy)
         for (s, dy, rho), alpha in zip(steps, reversed(alphas), strict=True):
-            q += (alpha - rho * float(dy @ q)) * s
-        direction = -q
+            q += np.multiply(s, alpha - rho * float(dy @ q), out=scratch)
+        direction = np.negative(q, out=q)
         slope = float(gradient @ direction)
         if slope >= 0:  # not a descent direction: start again from the gradient
             steps.clear()
             direction, slope = -gradient, -float(gradient @ gradient)
         step = 1.0 if steps else 1.0 / max(1.0, math.sqrt(-slope)) * FIRST_STEP
         while True:
-            moved = x + step * direction
+            moved = x + np.float32(step) * direction
             new_value, new_gradient = f(moved)
             if new_value <= value + 1e-4 * step * slope or step < 1e-10:
                 break

@@ -34,8 +34,9 @@ class AskOut(BaseModel):
 @router.post("/ask", operation_id="ask")
 async def post_ask(store: StoreDep, body: AskIn) -> AskOut:
     """Find the articles that answer a question, best first, in the given or detected language."""
-    content = await store.current()
-    answer = ask(await store.answerer(), body.text, body.lang)
+    compiled = await store.compiled()
+    content = compiled.content
+    answer = ask(compiled.answerer, body.text, body.lang)
     lc = content.lang(answer.lang)
     return AskOut(
         lang=lc.lang,

@@ -188,8 +188,8 @@ async def handle_event(
     staff_chat_id: str | None = None,
 ) -> EventOutcome:
     """Process `event` for the user; the state is stored before the replies are returned."""
-    content = await store.current()
-    answerer = await store.answerer()
+    compiled = await store.compiled()  # the content and its index, of one version
+    content, answerer = compiled.content, compiled.answerer
     key = (channel, user_id)
 
     def run(state: State, requests: list[RequestInfo]) -> StepResult:
