@@ -8,9 +8,10 @@ MODE is one of
   `concurrent_updates(True)`) with one `MessageHandler(filters.TEXT, echo)` that `reply_text`s
   the text, behind a tiny Starlette webhook endpoint that checks the secret header, runs
   `Update.de_json` and puts the update on `application.update_queue` (what bot/app.py does).
-* `echo-8`: the same echo bot with 8 connections to the Bot API (Jol's default,
-  JOL_BOT_CONNECTIONS) instead of PTB's 256: a diagnostic that shows how much of Jol's lead in
-  CPU per call comes from that setting alone.
+* `echo-aiohttp`: the same echo bot on Jol's Bot API transport (`bot.request.AiohttpRequest`,
+  8 connections, JOL_BOT_CONNECTIONS' default) instead of PTB's httpx with 256: a diagnostic,
+  the echo bot like for like with Jol's sending, to show how much of Jol's figure against the
+  anchor comes from the transport alone.
 * `jol`: the real bot, `bot.app.build_application(..., with_updater=False)` served by
   `bot.app.run_webhook`, with the real backend in process (a fresh SQLite database in DIR,
   migrated, the real `content/` published, `create_app` with its lifespan) reached through
@@ -62,7 +63,7 @@ WEBHOOK_PATH = "/telegram/webhook"  # the same path as bot/app.py
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SERVICE_TOKEN = "bench-service-token-0123456789"
 CONTENT_DIR = ROOT / "content"
-MODES = ("null", "raw", "echo", "echo-8", "jol", "jol-nolimit")
+MODES = ("null", "raw", "echo", "echo-aiohttp", "jol", "jol-nolimit")
 
 log = logging.getLogger("bot_echo")
 PROFILER: cProfile.Profile | None = None
@@ -176,12 +177,11 @@ def raw_app(secret: str, clients: asyncio.Queue[httpx.AsyncClient], send_url: st
 # -- the python-telegram-bot echo bot ----------------------------------------------------------
 
 
-def build_echo_bot(
-    token: str, api_base: str, file_base: str, connections: int | None = None
-) -> Any:
+def build_echo_bot(token: str, api_base: str, file_base: str, jol_transport: bool = False) -> Any:
     """PTB's minimal echo bot: one MessageHandler(filters.TEXT) that reply_text()s the text.
 
-    `connections`: a connection pool of that size instead of PTB's default (256)."""
+    `jol_transport`: Jol's Bot API transport (aiohttp, 8 connections) instead of PTB's default
+    (httpx, 256 connections)."""
     from telegram import Update
     from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
@@ -197,16 +197,19 @@ def build_echo_bot(
         .updater(None)
         .concurrent_updates(True)
     )
-    if connections is not None:
-        builder = builder.connection_pool_size(connections)
+    if jol_transport:
+        from bot.request import AiohttpRequest
+
+        builder = builder.request(AiohttpRequest(connections=8))
     application = builder.build()
     application.add_handler(MessageHandler(filters.TEXT, echo))
     return application
 
 
 async def run_echo(args: argparse.Namespace, stop: asyncio.Event, serve: Any) -> None:
-    connections = 8 if args.mode == "echo-8" else None  # Jol's JOL_BOT_CONNECTIONS default
-    application = build_echo_bot(args.token, args.api_base, args.file_base, connections)
+    application = build_echo_bot(
+        args.token, args.api_base, args.file_base, jol_transport=args.mode == "echo-aiohttp"
+    )
     async with application:  # initialize() / shutdown()
         await application.start()
         try:
@@ -321,7 +324,7 @@ async def run(args: argparse.Namespace) -> None:
                     )
                 send_url = f"{args.api_base}{args.token}/sendMessage"
                 await serve(raw_app(args.secret, clients, send_url), stop)
-        elif args.mode in ("echo", "echo-8"):
+        elif args.mode in ("echo", "echo-aiohttp"):
             await run_echo(args, stop, serve)
         else:
             await run_jol(args, stop, serve)
