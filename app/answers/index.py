@@ -399,9 +399,10 @@ class QuestionIndex:
         sample, value = sample[keep], value[keep]
         feature = feature_of[grams_all[keep]]
         # Samples with no feature are left out; the rest renumbered in order.
-        present = np.bincount(sample, minlength=len(label_of)) > 0
+        sizes = np.bincount(sample, minlength=len(label_of))
+        present = sizes > 0
         indptr = np.zeros(int(present.sum()) + 1, dtype=np.intp)
-        np.cumsum(np.bincount(sample, minlength=len(label_of))[present], out=indptr[1:])
+        np.cumsum(sizes[present], out=indptr[1:])
         self._features = {g: int(feature_of[i]) for g, i in vocabulary.items() if frequent[i]}
         self._classes = classifier.train(
             indptr,
@@ -422,18 +423,21 @@ class QuestionIndex:
         rows = []
         centroid: np.ndarray | None = None
         idf, gram_ids = self.idf, self._gram_ids
-        grams_read = [ngrams(variant) for variant in read]
-        for grams in grams_read:
+        # Each gram's highest weight over the readings: the classifier's input (`_probabilities`).
+        highest: dict[str, float] = {}
+        for variant in read:
             ids: list[int] = []
             weights: list[float] = []
             squares = 0.0
-            for gram, count in grams.items():
+            for gram, count in ngrams(variant).items():
                 weight = idf.get(gram)
                 if weight is None:  # a gram no text has
                     continue
                 if count > 1:
                     weight *= 1 + math.log(count)
                 squares += weight * weight
+                if weight > highest.get(gram, 0.0):
+                    highest[gram] = weight
                 gram_id = gram_ids.get(gram)
                 if gram_id is not None:
                     ids.append(gram_id)
@@ -477,34 +481,23 @@ class QuestionIndex:
                 about = self._countries.get(article_id)
                 if about:
                     scores[article_id] = score * (SAME_COUNTRY if about & named else OTHER_COUNTRY)
-        probabilities = self._probabilities(grams_read)
+        probabilities = self._probabilities(highest)
         if probabilities is not None:
             for i in np.flatnonzero(best > 0.0):
                 scores[self._article_ids[i]] += CLASSIFIER * float(probabilities[i])
         return scores
 
-    def _probabilities(self, grams_read: list[Counter[str]]) -> np.ndarray | None:
-        """The classifier's probability of each article (article_ids order) for a question (the
-        n-grams of its readings), its features weighted as at training (`_train`)."""
+    def _probabilities(self, highest: dict[str, float]) -> np.ndarray | None:
+        """The classifier's probability of each article (article_ids order) for a question, from
+        each of its grams' highest weight over the readings: its features, as at training
+        (`_train`), the vector's length taken over all its grams."""
         if self._classes is None:
             return None
-        vector: dict[int, float] = {}
-        squares: dict[str, float] = {}
-        idf, features = self.idf, self._features
-        for grams in grams_read:
-            for gram, count in grams.items():
-                weight = idf.get(gram)
-                if weight is None:
-                    continue
-                weight *= 1 + math.log(count)
-                if weight > squares.get(gram, 0.0):
-                    squares[gram] = weight
-                    feature = features.get(gram)
-                    if feature is not None:
-                        vector[feature] = weight
+        features = self._features
+        vector = {features[g]: w for g, w in highest.items() if g in features}
         if not vector:
             return None
-        norm = math.sqrt(sum(v * v for v in squares.values()))
+        norm = math.sqrt(sum(w * w for w in highest.values()))
         logits = np.fromiter(vector.values(), dtype=np.float32) @ self._classes[list(vector)]
         logits /= norm
         odds = np.exp(logits - logits.max())

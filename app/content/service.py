@@ -127,9 +127,8 @@ class ContentStore:
         self._compiled: Compiled | None = None
         self._checked = 0.0
         self._lock = asyncio.Lock()
-        # The build running (at most one), the version it builds and when it began.
+        # The build running (at most one), and when it began.
         self._building: asyncio.Task[Compiled] | None = None
-        self._building_version = 0
         self._began = 0.0
         # The last version whose build failed, and when.
         self._failed_version = 0
@@ -172,7 +171,7 @@ class ContentStore:
                 ):
                     return compiled  # it failed a moment ago: keep the previous one for now
                 building = self._building = asyncio.create_task(self._build(found))
-                self._building_version, self._began = found, time.monotonic()
+                self._began = time.monotonic()
         if compiled is None:
             return await asyncio.shield(building)
         remaining = self._began + self._wait - time.monotonic()
